@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("task", choices=["scifact", "stsb"])
     evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+
+    bench = sub.add_parser("bench", help="ingest throughput and query latency vs baselines")
+    bench.add_argument("--documents", type=int, default=2000)
+    bench.add_argument("--queries", type=int, default=200)
     return parser
 
 
@@ -138,6 +142,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     if (args.query is None) == (args.queries is None):
         raise InputError('Give either a query ("...") or --queries FILE.jsonl, not both.')
+    from core.collections import validate_name
+
+    validate_name(args.collection)
     check_k(args.k)
     where = _parse_where(args.where)
     embedder = _embedder()
@@ -266,6 +273,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``bench``: speed ratios against baselines measured in the same run."""
+    from core.benchmark import run_bench
+
+    print(json.dumps(run_bench(args.documents, args.queries), indent=2))
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -274,4 +289,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_builtin,
     "stdlib": cmd_builtin,
     "eval": cmd_eval,
+    "bench": cmd_bench,
 }

@@ -46,7 +46,11 @@ class Embedder:
             ModelNotFoundError: if the model cannot be loaded.
         """
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
 
         self.name = model or config.model_name()
         self.batch_size = batch_size

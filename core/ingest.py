@@ -96,9 +96,9 @@ def select_new(
 
 
 def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Document]) -> int:
-    chunks = chunk_texts(
-        [d.text for d in batch], embedder.tokenizer, embedder.max_tokens, CHUNK_OVERLAP
-    )
+    window = embedder.max_tokens
+    overlap = min(CHUNK_OVERLAP, window // 4)  # a small model's window must still move on
+    chunks = chunk_texts([d.text for d in batch], embedder.tokenizer, window, overlap)
     texts = [c.text for doc_chunks in chunks for c in doc_chunks]
     vectors = embedder.encode(texts)
     collection.add_vectors(batch, chunks, vectors)

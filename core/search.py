@@ -40,6 +40,7 @@ class SearchResult:
     hits: list[Hit]
     encode_ms: float
     search_ms: float
+    vector: np.ndarray | None = None
 
     @property
     def latency_ms(self) -> float:
@@ -80,7 +81,7 @@ def search(
     encoded = time.perf_counter()
     hits = search_vectors(collection, vector[None, :], k, where)[0]
     done = time.perf_counter()
-    return SearchResult(query, hits, (encoded - started) * 1e3, (done - encoded) * 1e3)
+    return SearchResult(query, hits, (encoded - started) * 1e3, (done - encoded) * 1e3, vector)
 
 
 def search_vectors(

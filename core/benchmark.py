@@ -1,0 +1,178 @@
+"""Quality and speed measured by the project itself, always against a baseline in the same run.
+
+- ``eval scifact``: ingest SciFact with ``python -m core ingest`` (in-process, same code),
+  answer the train claims with ``python -m core search --queries --json``, score nDCG@10 and
+  Recall@100; beside it, plain sentence-transformers encode + exact numpy cosine search.
+- ``eval stsb``: Spearman of the project's embeddings on STS-B dev, beside plain encode.
+- ``bench``: ingest throughput versus plain ``SentenceTransformer.encode`` on the same
+  documents, and query latency percentiles on the demo collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import config, evaluation
+from core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def run_eval(task: str, run_file: Path | None = None, baseline: bool = True) -> dict[str, Any]:
+    """Evaluate ``task`` ("scifact" or "stsb"); return the figures as a dict."""
+    folder = evaluation.default_eval_dir()
+    if not folder.is_dir():
+        raise InputError(
+            f"No evaluation data at {folder}. Set EMBEDLAB_EVAL_DIR to the folder holding "
+            "scifact/ and stsb/."
+        )
+    if task == "stsb":
+        return _eval_stsb(folder / "stsb" / "sts-dev.csv", baseline)
+    return _eval_scifact(folder / "scifact", run_file, baseline)
+
+
+def _eval_stsb(path: Path, baseline: bool) -> dict[str, Any]:
+    from core.embedder import Embedder
+
+    s1, s2, gold = evaluation.load_stsb(path)
+    embedder = Embedder()
+    out: dict[str, Any] = {"task": "STS-B dev", "pairs": len(gold)}
+    out["spearman"] = round(evaluation.stsb_spearman(embedder.encode, s1, s2, gold), 2)
+    if baseline:
+        model = evaluation._load_sentence_transformer(embedder.name)
+        plain = lambda texts: model.encode(texts, normalize_embeddings=True)  # noqa: E731
+        out["spearman_plain_sentence_transformers"] = round(
+            evaluation.stsb_spearman(plain, s1, s2, gold), 2
+        )
+    return out
+
+
+def _eval_scifact(folder: Path, run_file: Path | None, baseline: bool) -> dict[str, Any]:
+    data = evaluation.load_beir(folder, "train")
+    out: dict[str, Any] = {"task": "SciFact train", "queries": len(data.qrels)}
+    if run_file is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_file = Path(tmp) / "run.jsonl"
+            out["ingest_seconds"] = _cli_run(folder, data, Path(tmp), run_file)
+            out.update(_score("ours", evaluation.read_run_jsonl(run_file), data.qrels))
+    else:
+        out.update(_score("ours", evaluation.read_run_jsonl(run_file), data.qrels))
+    if baseline:
+        started = time.perf_counter()
+        plain = evaluation.baseline_dense_run(config.model_name(), data.corpus, data.queries)
+        out["baseline_seconds"] = round(time.perf_counter() - started, 1)
+        out.update(_score("plain_sentence_transformers", plain, data.qrels))
+    return out
+
+
+def _cli_run(folder: Path, data: evaluation.BeirData, tmp: Path, run_file: Path) -> float:
+    """Ingest and search exactly as the command line does, in a private data dir."""
+    from core.cli import main
+
+    queries = tmp / "queries.jsonl"
+    evaluation.write_queries_jsonl({q: data.queries[q] for q in data.qrels}, queries)
+    with _data_dir(tmp / "data"):
+        started = time.perf_counter()
+        corpus = str(folder / "corpus.jsonl")
+        args = ["ingest", corpus, "--collection", "scifact", "--text-fields", "title,text"]
+        if main([*args, "--id-field", "_id"]) != 0:
+            raise InputError("ingesting SciFact failed")
+        seconds = time.perf_counter() - started
+        search = ["search", "--collection", "scifact", "--queries", str(queries), "-k", "100"]
+        with run_file.open("w") as out, contextlib.redirect_stdout(out):
+            if main([*search, "--json"]) != 0:
+                raise InputError("searching SciFact failed")
+    return round(seconds, 1)
+
+
+def _score(label: str, run: dict, qrels: dict) -> dict[str, float]:
+    return {
+        f"{label}_ndcg@10": round(100 * evaluation.ndcg_at_k(run, qrels, 10), 2),
+        f"{label}_recall@100": round(100 * evaluation.recall_at_k(run, qrels, 100), 2),
+    }
+
+
+def run_bench(documents: int = 2000, queries: int = 200) -> dict[str, Any]:
+    """Ingest throughput vs plain encode, and query latency on the demo collection."""
+    from core.embedder import Embedder
+
+    embedder = Embedder()
+    texts = _fitting_texts(embedder, documents)
+    out: dict[str, Any] = {"documents": len(texts), "threads": config.threads()}
+    plain = evaluation._load_sentence_transformer(embedder.name)
+    plain.encode(texts[:64], normalize_embeddings=True)
+    started = time.perf_counter()
+    plain.encode(texts, batch_size=32, normalize_embeddings=True)
+    plain_rate = len(texts) / (time.perf_counter() - started)
+    ours_rate = _ingest_rate(embedder, texts)
+    out.update(
+        plain_encode_docs_per_s=round(plain_rate, 1),
+        ingest_docs_per_s=round(ours_rate, 1),
+        ingest_vs_plain=round(ours_rate / plain_rate, 3),
+    )
+    out.update(_latency(embedder, queries))
+    return out
+
+
+def _fitting_texts(embedder: Any, limit: int) -> list[str]:
+    """SciFact abstracts that fit the model window (the fair case for a throughput ratio)."""
+    data = evaluation.load_beir(evaluation.default_eval_dir() / "scifact", "train")
+    texts = [evaluation.doc_text(d) for d in data.corpus.values()]
+    lengths = embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [t for t, ids in zip(texts, lengths, strict=True) if len(ids) <= embedder.max_tokens][
+        :limit
+    ]
+
+
+def _ingest_rate(embedder: Any, texts: list[str]) -> float:
+    from core.collections import Collection
+    from core.documents import Document
+    from core.ingest import ingest_documents
+
+    docs = [Document(f"d{i}", t, "bench") for i, t in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+        collection = Collection("bench", embedder.info, create=True)
+        started = time.perf_counter()
+        ingest_documents(collection, embedder, docs)
+        return len(docs) / (time.perf_counter() - started)
+
+
+def _latency(embedder: Any, count: int) -> dict[str, float]:
+    """End-to-end query latency (encode + search + fetch) on the demo collection."""
+    from core import builtin
+    from core.collections import Collection
+    from core.search import search
+
+    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+        builtin.ensure_demo(embedder)
+        collection = Collection(config.DEMO_COLLECTION, embedder.info)
+        docs = builtin.demo_documents()
+        questions = [" ".join(d.text.split()[:8]) for d in docs[:count]]
+        search(collection, embedder, questions[0])
+        times = [search(collection, embedder, q).latency_ms for q in questions]
+    return {
+        "demo_queries": len(times),
+        "demo_query_p50_ms": round(float(np.percentile(times, 50)), 2),
+        "demo_query_p95_ms": round(float(np.percentile(times, 95)), 2),
+    }
+
+
+@contextlib.contextmanager
+def _data_dir(path: Path):
+    previous = os.environ.get("EMBEDLAB_DATA_DIR")
+    os.environ["EMBEDLAB_DATA_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("EMBEDLAB_DATA_DIR", None)
+        else:
+            os.environ["EMBEDLAB_DATA_DIR"] = previous

@@ -1,0 +1,73 @@
+"""Search: ask a question in plain words and get the best documents, explained."""
+
+import streamlit as st
+
+from core.errors import LabError
+from core.highlight import explain, highlight_html
+from core.search import search
+from ui import components, resources
+
+components.page_setup("Search")
+st.title("Search by meaning")
+st.caption(
+    "Your question and every passage become vectors; the closest passages by cosine "
+    "similarity come first. One hit per document: its best-matching chunk."
+)
+
+resources.ensure_demo()
+left, right = st.columns([3, 1])
+with right:
+    name = components.pick_collection("search_collection")
+    k = st.slider("Results", 1, 50, 10, key="search_k")
+if name is None:
+    st.stop()
+
+try:
+    collection = resources.collection(name)
+    fields = collection.store.metadata_fields()
+except LabError as exc:
+    components.show_error(exc)
+    st.stop()
+
+with right:
+    field = st.selectbox("Filter on", ["(none)", *fields], key="search_filter_field")
+    value = None
+    if field != "(none)":
+        value = st.selectbox("equal to", fields[field], key="search_filter_value")
+
+if "search_query" not in st.session_state:
+    st.session_state["search_query"] = st.query_params.get("q", "")
+with left:
+    query = st.text_input(
+        "Question",
+        key="search_query",
+        placeholder="e.g. how do plants turn sunlight into energy?",
+        max_chars=2000,
+    )
+
+if not query.strip():
+    st.info("Type a question above. Try: *a snake that swallows its prey whole*.")
+    st.stop()
+
+st.query_params.update({"q": query, "collection": name})
+where = (field, value) if value is not None else None
+try:
+    model = resources.embedder()
+    result = search(collection, model, query, k, where)
+    reasons = explain(model, query, result.vector, [h.text for h in result.hits])
+except LabError as exc:
+    components.show_error(exc)
+    st.stop()
+
+st.markdown(
+    f"**{len(result.hits)}** results in **{result.latency_ms:.0f} ms** "
+    f"(embed {result.encode_ms:.0f} ms, search and fetch {result.search_ms:.0f} ms)"
+)
+if not result.hits:
+    st.warning("Nothing matched. Remove the filter or add documents to this collection.")
+st.markdown(components.CARD_CSS, unsafe_allow_html=True)
+best = result.hits[0].score if result.hits else 1.0
+for hit, reason in zip(result.hits, reasons, strict=True):
+    body = highlight_html(hit.text, reason)
+    card = components.hit_card(hit, body, best, reason.sentence_score)
+    st.markdown(card, unsafe_allow_html=True)

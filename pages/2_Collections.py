@@ -1,0 +1,171 @@
+"""Collections: add documents (upload or paste), see what is stored, delete."""
+
+import pandas as pd
+import streamlit as st
+
+from core import builtin, config
+from core.collections import Collection, delete_collection, exists, validate_name
+from core.documents import FieldSpec, Problem, from_text, read_bytes
+from core.errors import LabError
+from core.ingest import ingest_documents
+from ui import components, resources
+
+LIMITS = config.LIMITS
+components.page_setup("Collections", "🗂️")
+st.title("Collections")
+st.caption(
+    f"Limits: {LIMITS.max_file_bytes // 1_000_000} MB per file, "
+    f"{LIMITS.max_documents_per_ingest:,} documents per ingest, "
+    f"{LIMITS.max_document_chars:,} characters per document. Accepted: txt, md, csv, jsonl, "
+    "pdf. Long documents are split into overlapping chunks that fit the model."
+)
+resources.ensure_demo()
+
+try:
+    infos = resources.list_collections()
+except LabError as exc:
+    components.show_error(exc)
+    infos = []
+if infos:
+    table = pd.DataFrame(
+        {
+            "name": [i.name for i in infos],
+            "documents": [i.documents for i in infos],
+            "chunks": [i.chunks for i in infos],
+            "model": [i.model for i in infos],
+            "index": [i.index for i in infos],
+            "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch", key="collections_table")
+
+
+def run_ingest(name: str, documents: list, problems: list[Problem]) -> None:
+    """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome."""
+    for problem in problems:
+        st.warning(f"Skipped {problem.source}: {problem.reason}")
+    if not documents:
+        st.error("Nothing to add: no readable documents.")
+        return
+    model = resources.embedder()
+    try:
+        target = (
+            resources.collection(name)
+            if exists(name)
+            else Collection(name, model.info, create=True)
+        )
+        bar = st.progress(0.0, text=f"Embedding {len(documents)} documents…")
+        report = ingest_documents(
+            target, model, documents, lambda d, t: bar.progress(d / max(t, 1))
+        )
+    except LabError as exc:
+        components.show_error(exc)
+        return
+    bar.empty()
+    resources.forget_collection()
+    st.success(f"{name}: {report.summary()}")
+    for problem in report.problems:
+        st.warning(f"{problem.source}: {problem.reason}")
+
+
+add_tab, paste_tab, manage_tab, builtin_tab = st.tabs(
+    ["Upload files", "Paste text", "Documents and deletion", "Built-in collections"]
+)
+
+with add_tab:
+    target = st.text_input("Collection (new or existing)", "my-documents", key="upload_target")
+    files = st.file_uploader(
+        "Files",
+        type=["txt", "md", "csv", "jsonl", "pdf"],
+        accept_multiple_files=True,
+        key="upload_files",
+    )
+    c1, c2 = st.columns(2)
+    text_fields = c1.text_input("Text fields (csv/jsonl)", "text", key="upload_text_fields")
+    id_field = c2.text_input("Id field (csv/jsonl)", "id", key="upload_id_field")
+    if st.button("Add to collection", key="upload_go", disabled=not files):
+        try:
+            validate_name(target)
+            fields = FieldSpec.parse(text_fields, id_field)
+        except LabError as exc:
+            components.show_error(exc)
+        else:
+            docs, problems = [], []
+            for upload in files:
+                try:
+                    if upload.size > LIMITS.max_file_bytes:
+                        raise LabError(
+                            f"File is {upload.size / 1e6:.1f} MB; the limit is "
+                            f"{LIMITS.max_file_bytes / 1e6:.0f} MB."
+                        )
+                    docs += read_bytes(upload.getvalue(), upload.name, upload.name, fields)
+                except LabError as exc:
+                    problems.append(Problem(upload.name, str(exc)))
+            run_ingest(target, docs, problems)
+
+with paste_tab:
+    target = st.text_input("Collection (new or existing)", "my-notes", key="paste_target")
+    title = st.text_input("Title", "pasted note", key="paste_title", max_chars=200)
+    text = st.text_area("Text", height=200, key="paste_text")
+    if st.button("Add text", key="paste_go"):
+        try:
+            validate_name(target)
+            run_ingest(target, [from_text(text, title)], [])
+        except LabError as exc:
+            components.show_error(exc)
+
+with manage_tab:
+    name = components.pick_collection("manage_collection")
+    if name:
+        try:
+            current = resources.collection(name)
+            docs = current.store.documents(limit=500)
+        except LabError as exc:
+            components.show_error(exc)
+            docs = []
+        if docs:
+            st.dataframe(
+                pd.DataFrame(docs).drop(columns=["metadata"]),
+                hide_index=True,
+                width="stretch",
+                key="manage_docs_table",
+            )
+            chosen = st.multiselect(
+                "Documents to delete", [d["doc_id"] for d in docs], key="manage_delete_docs"
+            )
+            if st.button("Delete selected documents", key="manage_delete_docs_go") and chosen:
+                removed = current.delete_documents(chosen)
+                st.success(f"Deleted {len(chosen)} documents ({removed} chunks).")
+        st.divider()
+        confirm = st.checkbox(f"Yes, delete the whole collection '{name}'", key="manage_confirm")
+        if st.button("Delete collection", key="manage_delete_go", disabled=not confirm):
+            try:
+                delete_collection(name)
+            except LabError as exc:
+                components.show_error(exc)
+            else:
+                resources.forget_collection()
+                st.session_state.pop("manage_collection", None)
+                st.success(f"Deleted collection {name}.")
+
+with builtin_tab:
+    st.markdown(
+        "**demo**: a few hundred short passages across many topics, including several "
+        "senses of ambiguous words (model, bank, python, apple, bat, spring, cell, …).\n\n"
+        f"**{config.STDLIB_COLLECTION}**: the docstrings of this machine's Python standard "
+        "library, several thousand entries, to try search at a realistic size. Building it "
+        "takes a few minutes on a laptop and happens once."
+    )
+    label = "Rebuild" if exists(config.STDLIB_COLLECTION) else "Build"
+    if st.button(f"{label} the Python standard library collection", key="builtin_stdlib_go"):
+        bar = st.progress(0.0, text="Reading docstrings and embedding…")
+        try:
+            report = builtin.build_stdlib(
+                resources.embedder(), lambda d, t: bar.progress(d / max(t, 1))
+            )
+        except LabError as exc:
+            components.show_error(exc)
+        else:
+            bar.empty()
+            resources.forget_collection()
+            st.success(report.summary() if report else "Already up to date.")

@@ -1,0 +1,45 @@
+"""Shared fixtures: a private data dir for every test, the tiny random BERT, the real model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tiny_model import build_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_DIR = ROOT.parent / "shared" / "eval"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own empty data dir, so nothing touches real collections."""
+    folder = tmp_path / "collections"
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight BERT sentence-transformers folder (32 dimensions), built once."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder(tiny_model_dir: Path):
+    """An Embedder over the tiny model: fast, deterministic, meaningless vectors."""
+    from core.embedder import Embedder
+
+    return Embedder(str(tiny_model_dir))
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
+    from core.embedder import Embedder
+
+    return Embedder()

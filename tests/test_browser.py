@@ -1,0 +1,157 @@
+"""End to end in Debian's Chromium, driven by Playwright, against ``streamlit run``.
+
+The Search page is the server's very first request (a deep link), on an empty data dir:
+the page builds the demo collection as on a user's first launch, then answers a query.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("EMBEDLAB_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not start")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``streamlit run app.py`` on a free localhost port with an empty data dir."""
+    port = free_port()
+    env = dict(os.environ, EMBEDLAB_DATA_DIR=str(tmp_path_factory.mktemp("e2e") / "data"))
+    log = (tmp_path_factory.mktemp("e2e-log") / "streamlit.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser: object):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    outbound: list[str] = []
+    page.on(
+        "request",
+        lambda req: outbound.append(req.url) if "127.0.0.1" not in req.url else None,
+    )
+    page.outbound = outbound
+    return page
+
+
+def search(page: object, query: str) -> None:
+    box = page.get_by_label("Question")
+    box.fill(query)
+    box.press("Enter")
+
+
+def test_deep_link_search_first_request(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Search", wait_until="domcontentloaded")
+    page.get_by_label("Question").wait_for(timeout=240_000)
+    search(page, "a large snake that squeezes its prey")
+    page.locator(".hit").first.wait_for(timeout=60_000)
+    assert page.locator(".hit").count() >= 5
+    assert "snake" in page.locator(".hit").first.inner_text().lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_upload_then_search_runs_no_document_script(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Collections", wait_until="domcontentloaded")
+    page.get_by_label("Collection (new or existing)").first.fill("xss")
+    hostile = (
+        "Compost feeds garden soil. <script>window.__xss = 1</script>"
+        '<img src="x" onerror="window.__xss = 2"> <b onmouseover="window.__xss = 3">bold</b>'
+    )
+    page.locator("input[type=file]").first.set_input_files(
+        files=[{"name": "hostile.txt", "mimeType": "text/plain", "buffer": hostile.encode()}]
+    )
+    page.get_by_role("button", name="Add to collection").click()
+    page.get_by_text("added 1 documents").wait_for(timeout=120_000)
+    page.goto(f"{server}/Search?collection=xss&q=garden%20soil", wait_until="domcontentloaded")
+    page.locator(".hit").first.wait_for(timeout=120_000)
+    assert "<script>" in page.locator(".hit").first.inner_text()
+    page.locator(".hit b").first.hover()
+    assert page.evaluate("window.__xss") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "xss.png"), full_page=True)
+    assert page.outbound == []

@@ -1,0 +1,145 @@
+"""AppTest for every page, on the real bundled model and a private data dir.
+
+The demo collection is built once for this module (by the first page that runs), exactly as
+on a user's first launch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def module_data_dir(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("pages") / "collections"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(folder))
+        yield folder
+    st.cache_resource.clear()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(module_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pages share one data dir per module, so the demo is built once."""
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(module_data_dir))
+    return module_data_dir
+
+
+def run_page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_home_lists_demo_and_links() -> None:
+    at = run_page("app.py")
+    assert at.title[0].value == "Embedding Lab"
+    text = markdown_text(at)
+    assert "**demo**" in text
+    assert len(at.get("page_link")) >= 2
+
+
+def test_search_finds_the_snake_sense_of_python() -> None:
+    at = run_page("pages/1_Search.py")
+    assert at.info, "an empty query shows a hint"
+    at.text_input(key="search_query").input("a large snake that squeezes its prey").run()
+    assert not at.exception
+    cards = [m.value for m in at.markdown if 'class="hit"' in m.value]
+    assert len(cards) == 10
+    assert "python" in cards[0].lower() or "snake" in cards[0].lower()
+    assert any("results in" in m.value for m in at.markdown)
+
+
+def test_search_filter_keeps_only_that_topic() -> None:
+    at = run_page("pages/1_Search.py")
+    at.selectbox(key="search_filter_field").set_value("topic").run()
+    value = at.selectbox(key="search_filter_value").options[0]
+    at.selectbox(key="search_filter_value").set_value(value)
+    at.text_input(key="search_query").input("something interesting").run()
+    assert not at.exception
+    cards = [m.value for m in at.markdown if 'class="hit"' in m.value]
+    assert cards
+    assert all(f"topic: {value}" in card for card in cards)
+
+
+def test_search_refuses_a_10000_character_query() -> None:
+    at = run_page("pages/1_Search.py")
+    at.text_input(key="search_query").input("word " * 2000).run()
+    assert not at.exception
+    assert at.error and "limit" in at.error[0].value
+
+
+def test_paste_then_search_escapes_hostile_html() -> None:
+    at = run_page("pages/2_Collections.py")
+    hostile = 'Garden tips <script>alert("x")</script> <img src=x onerror=alert(1)> for tomatoes.'
+    at.text_input(key="paste_target").input("hostile")
+    at.text_area(key="paste_text").input(hostile)
+    at.button(key="paste_go").click().run()
+    assert not at.exception
+    assert at.success, [e.value for e in at.error]
+    search = run_page("pages/1_Search.py")
+    search.selectbox(key="search_collection").set_value("hostile")
+    search.text_input(key="search_query").input("growing tomatoes").run()
+    card = next(m.value for m in search.markdown if 'class="hit"' in m.value)
+    assert "&lt;script&gt;" in card and "<script" not in card and "<img" not in card
+
+
+def test_collections_refuses_bad_input_and_keeps_data() -> None:
+    at = run_page("pages/2_Collections.py")
+    at.text_input(key="paste_target").input("../escape")
+    at.text_area(key="paste_text").input("some text")
+    at.button(key="paste_go").click().run()
+    assert at.error and "not a valid collection name" in at.error[0].value
+    at.text_input(key="paste_target").input("notes")
+    at.text_area(key="paste_text").input("   ")
+    at.button(key="paste_go").click().run()
+    assert at.error and "empty" in at.error[-1].value
+    assert not (ROOT.parent / "escape").exists()
+
+
+def test_upload_good_and_bad_files() -> None:
+    at = run_page("pages/2_Collections.py")
+    at.text_input(key="upload_target").input("uploads")
+    at.file_uploader(key="upload_files").set_value(
+        [
+            ("notes.txt", b"Bees pollinate flowers in spring.", "text/plain"),
+            ("rows.csv", b'id,text\n1,"unclosed quote\n2,fine', "text/csv"),
+            ("junk.txt", b"\x00\x01\x02binary", "text/plain"),
+            ("empty.md", b"", "text/markdown"),
+        ]
+    )
+    at.button(key="upload_go").click().run()
+    assert not at.exception
+    assert at.success and "added 1 documents" in at.success[0].value
+    warnings = " ".join(w.value for w in at.warning)
+    assert "rows.csv" in warnings and "junk.txt" in warnings and "empty.md" in warnings
+
+
+def test_delete_collection_needs_confirmation() -> None:
+    at = run_page("pages/2_Collections.py")
+    at.text_input(key="paste_target").input("to-delete")
+    at.text_area(key="paste_text").input("A short note to delete later.")
+    at.button(key="paste_go").click().run()
+    at = run_page("pages/2_Collections.py")
+    at.selectbox(key="manage_collection").set_value("to-delete").run()
+    assert at.button(key="manage_delete_go").disabled
+    at.checkbox(key="manage_confirm").check().run()
+    at.button(key="manage_delete_go").click().run()
+    assert not at.exception
+    assert any("Deleted collection to-delete" in s.value for s in at.success)
+    at = run_page("pages/2_Collections.py")
+    assert "to-delete" not in at.selectbox(key="manage_collection").options
