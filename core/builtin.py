@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
+from pathlib import Path
 
 from core import config
 from core.collections import Collection, exists
@@ -30,7 +32,10 @@ def demo_documents() -> list[Document]:
     if loaded.problems or not loaded.documents:
         reasons = "; ".join(f"{p.source}: {p.reason}" for p in loaded.problems) or "no files"
         raise InputError(f"The demo files in {config.DEMO_SOURCE_DIR} cannot be read: {reasons}")
-    return loaded.documents
+    root = config.PROJECT_ROOT
+    return [
+        replace(d, source=Path(d.source).relative_to(root).as_posix()) for d in loaded.documents
+    ]
 
 
 def stdlib_documents() -> list[Document]:

@@ -277,7 +277,9 @@ def _records_to_documents(
         doc_id = str(raw_id).strip() if raw_id not in (None, "") else generated_id(stem, text)
         meta = {k: v for k, v in row.items() if k not in fields.text_fields and k is not None}
         meta.pop(fields.id_field, None)
-        title = _as_text(row.get("title")) if "title" not in fields.text_fields else ""
+        title = ""
+        if "title" not in fields.text_fields:
+            title = _as_text(meta.pop("title", None))
         docs.append(Document(doc_id, text, source=source, title=title[:300], metadata=meta))
     if not docs:
         raise InputError(f"{name} has no record with text in {', '.join(fields.text_fields)}.")

@@ -82,18 +82,18 @@ def highlight_html(text: str, explanation: Explanation | None) -> str:
     """HTML of ``text`` (escaped) with the best sentence in <mark> and shared words in <b>."""
     if explanation is None:
         return html.escape(text)
-    cuts = {0, len(text), *explanation.sentence}
+    lo, hi = explanation.sentence
+    cuts = {0, len(text), lo, hi}
     for start, end in explanation.terms:
         cuts.update((start, end))
     points = sorted(c for c in cuts if 0 <= c <= len(text))
-    out = []
-    lo, hi = explanation.sentence
     terms = set(explanation.terms)
+    out = []
     for start, end in pairwise(points):
+        if start == lo and hi > lo:
+            out.append('<mark class="passage">')
         piece = html.escape(text[start:end])
-        if (start, end) in terms:
-            piece = f"<b>{piece}</b>"
-        if lo <= start and end <= hi and hi > lo:
-            piece = f'<mark class="passage">{piece}</mark>'
-        out.append(piece)
+        out.append(f"<b>{piece}</b>" if (start, end) in terms else piece)
+        if end == hi and hi > lo:
+            out.append("</mark>")
     return "".join(out)

@@ -42,7 +42,6 @@ with left:
         "Question",
         key="search_query",
         placeholder="e.g. how do plants turn sunlight into energy?",
-        max_chars=2000,
     )
 
 if not query.strip():
@@ -60,7 +59,7 @@ except LabError as exc:
     st.stop()
 
 st.markdown(
-    f"**{len(result.hits)}** results in **{result.latency_ms:.0f} ms** "
+    f"**{len(result.hits)}** result{'s' if len(result.hits) != 1 else ''} in **{result.latency_ms:.0f} ms** "
     f"(embed {result.encode_ms:.0f} ms, search and fetch {result.search_ms:.0f} ms)"
 )
 if not result.hits:

@@ -35,7 +35,10 @@ def data_dir(module_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run_page(name: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / name), default_timeout=TIMEOUT)
+    """Run a page the way a browser reaches it: through the app's main script."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    if name != "app.py":
+        at.switch_page(name)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -121,7 +124,7 @@ def test_upload_good_and_bad_files() -> None:
             ("junk.txt", b"\x00\x01\x02binary", "text/plain"),
             ("empty.md", b"", "text/markdown"),
         ]
-    )
+    ).run()
     at.button(key="upload_go").click().run()
     assert not at.exception
     assert at.success and "added 1 documents" in at.success[0].value

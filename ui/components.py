@@ -27,9 +27,21 @@ CARD_CSS = """
 """
 
 
-def page_setup(title: str, icon: str = "🔎") -> None:
-    """Common page configuration."""
+PAGES = (
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Search.py", "Search", ":material/search:"),
+    ("pages/2_Collections.py", "Collections", ":material/folder:"),
+)
+
+
+def page_setup(title: str, icon: str = ":material/search:") -> None:
+    """Common page configuration and the sidebar's links to every page."""
     st.set_page_config(page_title=f"{title} · Embedding Lab", page_icon=icon, layout="wide")
+    with st.sidebar:
+        st.markdown("### Embedding Lab")
+        for path, label, page_icon in PAGES:
+            st.page_link(path, label=label, icon=page_icon)
+        st.caption("all-MiniLM-L6-v2 · runs locally, offline")
 
 
 def show_error(exc: Exception) -> None:

@@ -18,8 +18,10 @@ from core.embedder import Embedder
 
 @st.cache_resource(show_spinner="Loading the model…")
 def embedder() -> Embedder:
-    """The process-wide embedding model."""
-    return Embedder()
+    """The process-wide embedding model, warmed up so the first search is not slow."""
+    model = Embedder()
+    model.encode(["warm up"])
+    return model
 
 
 @st.cache_resource(show_spinner=False)
