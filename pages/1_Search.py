@@ -58,8 +58,9 @@ except LabError as exc:
     components.show_error(exc)
     st.stop()
 
+plural = "" if len(result.hits) == 1 else "s"
 st.markdown(
-    f"**{len(result.hits)}** result{'s' if len(result.hits) != 1 else ''} in **{result.latency_ms:.0f} ms** "
+    f"**{len(result.hits)}** result{plural} in **{result.latency_ms:.0f} ms** "
     f"(embed {result.encode_ms:.0f} ms, search and fetch {result.search_ms:.0f} ms)"
 )
 if not result.hits:
