@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -27,11 +28,24 @@ CARD_CSS = """
 """
 
 
-PAGES = (
-    ("app.py", "Home", ":material/home:"),
-    ("pages/1_Search.py", "Search", ":material/search:"),
-    ("pages/2_Collections.py", "Collections", ":material/folder:"),
-)
+ROOT = Path(__file__).resolve().parents[1]
+ICONS = {
+    "Search": ":material/search:",
+    "Collections": ":material/folder:",
+    "Explore": ":material/scatter_plot:",
+    "Words": ":material/abc:",
+    "Context": ":material/compare_arrows:",
+    "How it works": ":material/school:",
+}
+
+
+def pages() -> list[tuple[str, str, str]]:
+    """(path, label, icon) of the home page and every file in ``pages/``, in order."""
+    found = [("app.py", "Home", ":material/home:")]
+    for path in sorted((ROOT / "pages").glob("[0-9]*_*.py")):
+        label = path.stem.split("_", 1)[1].replace("_", " ")
+        found.append((f"pages/{path.name}", label, ICONS.get(label, ":material/article:")))
+    return found
 
 
 def page_setup(title: str, icon: str = ":material/search:") -> None:
@@ -39,7 +53,7 @@ def page_setup(title: str, icon: str = ":material/search:") -> None:
     st.set_page_config(page_title=f"{title} · Embedding Lab", page_icon=icon, layout="wide")
     with st.sidebar:
         st.markdown("### Embedding Lab")
-        for path, label, page_icon in PAGES:
+        for path, label, page_icon in pages():
             st.page_link(path, label=label, icon=page_icon)
         st.caption("all-MiniLM-L6-v2 · runs locally, offline")
 
