@@ -6,7 +6,7 @@ from core import config
 from core.errors import LabError
 from ui import components, resources
 
-components.page_setup("Home", ":material/home:")
+components.page_setup("Home")
 st.title("Embedding Lab")
 st.markdown(
     "Search your documents **by meaning**, and see how a language model turns text into "
@@ -31,13 +31,11 @@ except LabError as exc:
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("Where to go")
-    st.page_link(
-        "pages/1_Search.py", label="Search: ask a question in plain words", icon=":material/search:"
-    )
+    st.page_link("pages/1_Search.py", label="Search: ask a question in plain words", icon="🔎")
     st.page_link(
         "pages/2_Collections.py",
         label="Collections: upload, paste, list, delete",
-        icon=":material/folder:",
+        icon="🗂️",
     )
 with c2:
     st.subheader("Collections")

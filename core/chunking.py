@@ -54,16 +54,46 @@ def chunk_texts(
 def split_offsets(
     text: str, offsets: Sequence[tuple[int, int]], window: int, overlap: int
 ) -> list[Chunk]:
-    """Cut ``text`` into token windows given each token's (start, end) character offsets."""
+    """Cut ``text`` into token windows given each token's (start, end) character offsets.
+
+    A chunk after the first starts on a word's first token: a chunk that began inside a word
+    (at a ``##piece``) would re-tokenize into more tokens than ``window`` and be truncated.
+    """
     if len(offsets) <= window:
         return [Chunk(0, 0, len(text), text)]
-    chunks = []
-    step = window - overlap
-    for ordinal, first in enumerate(range(0, len(offsets), step)):
+    chunks: list[Chunk] = []
+    step, first = window - overlap, 0
+    while True:
         last = min(first + window, len(offsets)) - 1
         start = offsets[first][0] if first else 0
         end = offsets[last][1] if last < len(offsets) - 1 else len(text)
-        chunks.append(Chunk(ordinal, start, end, text[start:end]))
+        chunks.append(Chunk(len(chunks), start, end, text[start:end]))
         if last == len(offsets) - 1:
-            break
-    return chunks
+            return chunks
+        first = _word_start(text, offsets, first + step, floor=first + 1, ceiling=last + 1)
+
+
+def _word_start(
+    text: str, offsets: Sequence[tuple[int, int]], i: int, floor: int, ceiling: int
+) -> int:
+    """The first token of the word holding token ``i``, searched in ``[floor, ceiling]``.
+
+    Backs up to the word's start if it is at or after ``floor``, else moves on to the next
+    word's start up to ``ceiling`` (no gap); a word wider than the window keeps ``i``.
+    """
+    for j in (*range(i, floor - 1, -1), *range(i + 1, min(ceiling, len(offsets) - 1) + 1)):
+        if not _continues(text, offsets, j):
+            return j
+    return i
+
+
+def _continues(text: str, offsets: Sequence[tuple[int, int]], i: int) -> bool:
+    """Whether token ``i`` continues the word of token ``i - 1`` (no gap, letters both sides)."""
+    start = offsets[i][0]
+    return (
+        i > 0
+        and start == offsets[i - 1][1]
+        and 0 < start < len(text)
+        and text[start - 1].isalnum()
+        and text[start].isalnum()
+    )

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -99,7 +100,7 @@ class Collection:
         """Open collection ``name`` for ``model``; create it when ``create`` is set.
 
         Raises:
-            CollectionError: if it does not exist (and ``create`` is false).
+            CollectionError: if it does not exist (and ``create`` is false) or is damaged.
             ModelMismatchError: if it was built with another model.
         """
         self.name = validate_name(name)
@@ -111,7 +112,13 @@ class Collection:
                     f"python -m core ingest FILES --collection {name}"
                 )
             self.path.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.path / DB_FILE)
+        try:
+            self.store = Store(self.path / DB_FILE)
+        except sqlite3.DatabaseError as exc:
+            raise CollectionError(
+                f"Collection '{name}' is damaged (its database cannot be read: {exc}). "
+                f"Delete it and ingest the documents again."
+            ) from None
         self.model = self._check_model(model)
         self._lock = threading.RLock()
         self.index = self._load_index()

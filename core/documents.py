@@ -214,6 +214,8 @@ def check_length(text: str, source: str) -> None:
 
 def read_csv(text: str, name: str, source: str, fields: FieldSpec) -> list[Document]:
     """Read CSV rows; text from ``fields.text_fields``, other columns become metadata."""
+    # csv refuses fields over 128 KiB by default; a document may be longer than that.
+    csv.field_size_limit(max(csv.field_size_limit(), LIMITS.max_document_chars))
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
         header = reader.fieldnames or []
@@ -227,14 +229,18 @@ def read_csv(text: str, name: str, source: str, fields: FieldSpec) -> list[Docum
 
 
 def read_jsonl(text: str, name: str, source: str, fields: FieldSpec) -> list[Document]:
-    """Read JSON Lines records; each non-blank line must be a JSON object."""
+    """Read JSON Lines records; each non-blank line must be a JSON object.
+
+    Lines end at ``\n`` only (``str.splitlines`` would also cut at U+2028, which JSON allows
+    inside strings); NaN and Infinity are refused, as they are not JSON and SQLite rejects them.
+    """
     rows: list[dict[str, Any]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as exc:
+            value = json.loads(line, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
             raise InputError(f"Line {number} is not valid JSON: {exc}.") from None
         if not isinstance(value, dict):
             raise InputError(f"Line {number} is JSON but not an object ({{...}}).")
@@ -244,6 +250,10 @@ def read_jsonl(text: str, name: str, source: str, fields: FieldSpec) -> list[Doc
     keys = sorted({key for row in rows for key in row})
     _check_fields(keys, fields, name)
     return _records_to_documents(rows, name, source, fields)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (use null or a number)")
 
 
 def _check_fields(available: Sequence[str], fields: FieldSpec, name: str) -> None:

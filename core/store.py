@@ -242,12 +242,17 @@ class Store:
         return {r[0]: ChunkRow(*r[:8], json.loads(r[8]), r[9]) for r in rows}
 
     def chunk_ids_where(self, field: str, value: str) -> np.ndarray:
-        """Chunk ids of documents whose metadata ``field`` equals ``value`` (as text)."""
-        path = "$." + json.dumps(field)
+        """Chunk ids of documents whose metadata ``field`` equals ``value`` as Python text.
+
+        Values compare as :meth:`metadata_fields` shows them (``str(value)``, so ``True`` for a
+        JSON true), and any field name works (``json_each`` needs no path quoting).
+        """
         rows = self.db.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
-            " WHERE CAST(json_extract(d.metadata, ?) AS TEXT) = ?",
-            (path, str(value)),
+            " WHERE EXISTS (SELECT 1 FROM json_each(d.metadata) j WHERE j.key = ? AND"
+            " CASE j.type WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
+            " ELSE CAST(j.value AS TEXT) END = ?)",
+            (str(field), str(value)),
         ).fetchall()
         return np.asarray([r[0] for r in rows], dtype=np.int64)
 

@@ -11,7 +11,7 @@ from core.ingest import ingest_documents
 from ui import components, resources
 
 LIMITS = config.LIMITS
-components.page_setup("Collections", ":material/folder:")
+components.page_setup("Collections")
 st.title("Collections")
 st.caption(
     f"Limits: {LIMITS.max_file_bytes // 1_000_000} MB per file, "

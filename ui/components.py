@@ -29,27 +29,35 @@ CARD_CSS = """
 
 
 ROOT = Path(__file__).resolve().parents[1]
+# Emoji, never ":material/...": Streamlit fetches Material Symbols from a font CDN, and the
+# lab makes no outbound request (the browser tests check this).
 ICONS = {
-    "Search": ":material/search:",
-    "Collections": ":material/folder:",
-    "Explore": ":material/scatter_plot:",
-    "Words": ":material/abc:",
-    "Context": ":material/compare_arrows:",
-    "How it works": ":material/school:",
+    "Home": "🏠",
+    "Search": "🔎",
+    "Collections": "🗂️",
+    "Explore": "🗺️",
+    "Words": "🔤",
+    "Context": "🧭",
+    "How it works": "🎓",
 }
 
 
 def pages() -> list[tuple[str, str, str]]:
     """(path, label, icon) of the home page and every file in ``pages/``, in order."""
-    found = [("app.py", "Home", ":material/home:")]
+    found = [("app.py", "Home", ICONS["Home"])]
     for path in sorted((ROOT / "pages").glob("[0-9]*_*.py")):
         label = path.stem.split("_", 1)[1].replace("_", " ")
-        found.append((f"pages/{path.name}", label, ICONS.get(label, ":material/article:")))
+        found.append((f"pages/{path.name}", label, ICONS.get(label, "📄")))
     return found
 
 
-def page_setup(title: str, icon: str = ":material/search:") -> None:
-    """Common page configuration and the sidebar's links to every page."""
+def page_setup(title: str, icon: str | None = None) -> None:
+    """Common page configuration and the sidebar's links to every page.
+
+    The icon comes from :data:`ICONS` by title; a ``:material/...`` icon is never used.
+    """
+    if not icon or icon.startswith(":material/"):
+        icon = ICONS.get(title, "📄")
     st.set_page_config(page_title=f"{title} · Embedding Lab", page_icon=icon, layout="wide")
     with st.sidebar:
         st.markdown("### Embedding Lab")

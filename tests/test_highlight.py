@@ -1,0 +1,229 @@
+"""Hits -> explanations: best sentence, shared words, and HTML that is always escaped."""
+
+from __future__ import annotations
+
+import html
+import random
+import re
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+from core.highlight import (
+    MAX_SENTENCES,
+    Explanation,
+    explain,
+    highlight_html,
+    query_terms,
+    sentence_spans,
+    term_spans,
+)
+
+HOSTILE = (
+    "Intro line. <script>alert(1)</script> and <img src=x onerror=alert(1)> here!\n"
+    'He said "hi" & \'bye\' <b>bold</b> </mark><mark> --> <!-- <a href="javascript:x">x</a>'
+)
+OUR_TAGS = re.compile(r'<mark class="passage">|</mark>|<b>|</b>')
+
+
+def strip_our_tags(markup: str) -> str:
+    """Remove the only tags highlight_html may emit."""
+    return OUR_TAGS.sub("", markup)
+
+
+def full_explanation(text: str, query: str) -> Explanation:
+    """An explanation marking the last sentence and every query word."""
+    return Explanation(sentence_spans(text)[-1], 0.5, term_spans(text, query_terms(query)))
+
+
+@pytest.mark.parametrize(
+    "explanation",
+    [
+        None,
+        full_explanation(HOSTILE, "script img alert onerror javascript bold mark"),
+        Explanation((0, len(HOSTILE)), 1.0, ()),
+        Explanation((0, 0), 0.0, ((13, 19), (40, 43))),
+    ],
+    ids=["none", "terms", "whole", "empty-sentence"],
+)
+def test_hostile_html_is_escaped(explanation: Explanation | None) -> None:
+    markup = highlight_html(HOSTILE, explanation)
+    lowered = markup.lower()
+    assert "<script" not in lowered
+    assert "<img" not in lowered
+    assert "<a " not in lowered
+    assert "<!--" not in markup
+    if explanation is None or not explanation.terms:
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+        assert "&lt;img src=x onerror=alert(1)&gt;" in markup
+    assert "&quot;hi&quot;" in markup
+    assert "&#x27;bye&#x27;" in markup
+    assert "&amp;" in markup
+    rest = strip_our_tags(markup)
+    assert "<" not in rest and ">" not in rest and '"' not in rest and "'" not in rest
+    assert html.unescape(rest) == HOSTILE  # nothing lost, nothing added
+    assert markup.count("<b>") == markup.count("</b>")
+    assert markup.count("<mark") == markup.count("</mark>")
+
+
+def marked(markup: str, tag: str) -> list[str]:
+    """Plain text inside each ``tag`` element of ``markup``."""
+    pattern = rf"<{tag}[^>]*>(.*?)</{tag}>" if tag == "b" else rf"<{tag}[^>]*>((?:.|\n)*?)</{tag}>"
+    return [html.unescape(strip_our_tags(m)) for m in re.findall(pattern, markup)]
+
+
+def test_marks_wrap_the_sentence_and_terms() -> None:
+    text = "Cats & purr. Dogs <bark> loudly. Birds sing."
+    sentence = (13, 32)
+    assert text[slice(*sentence)] == "Dogs <bark> loudly."
+    terms = term_spans(text, {"dogs", "birds", "bark"})
+    markup = highlight_html(text, Explanation(sentence, 0.9, terms))
+    assert "".join(marked(markup, "mark")) == "Dogs <bark> loudly."
+    assert marked(markup, "b") == ["Dogs", "bark", "Birds"]
+    assert markup.startswith("Cats &amp; purr. <mark")
+    assert markup.endswith(" sing.")
+    assert html.unescape(strip_our_tags(markup)) == text
+
+
+def test_highlight_without_explanation_is_plain_escaped_text() -> None:
+    assert highlight_html("a < b & c", None) == "a &lt; b &amp; c"
+
+
+def test_random_texts_and_spans_round_trip() -> None:
+    rnd = random.Random(0)
+    alphabet = "ab <>&\"'.!?\n"
+    for _ in range(300):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
+        lo = rnd.randint(0, len(text))
+        hi = rnd.randint(lo, len(text))
+        terms = term_spans(text, {"aab", "bba", "abba"})
+        markup = highlight_html(text, Explanation((lo, hi), 0.1, terms))
+        rest = strip_our_tags(markup)
+        assert "<" not in rest and ">" not in rest
+        assert html.unescape(rest) == text
+        assert markup.count("<mark") == markup.count("</mark>") == (1 if hi > lo else 0)
+        whole = [t for t in terms if not (t[0] < lo < t[1] or t[0] < hi < t[1])]
+        assert markup.count("<b>") == markup.count("</b>") == len(whole)
+        if hi > lo:
+            assert "".join(marked(markup, "mark")) == text[lo:hi]
+
+
+# --- sentences and terms ------------------------------------------------------------------
+
+
+def test_sentence_spans() -> None:
+    text = "First one.  Second one!  Third?\nFourth line\n\n  Wait... what?   trailing words"
+    pieces = [text[a:b] for a, b in sentence_spans(text)]
+    assert pieces == [
+        "First one.",
+        "Second one!",
+        "Third?",
+        "Fourth line",
+        "Wait...",
+        "what?",
+        "trailing words",
+    ]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "no punctuation at all", "...", "\n\n"])
+def test_sentence_spans_always_give_something_inside_the_text(text: str) -> None:
+    spans = sentence_spans(text)
+    assert spans
+    for start, end in spans:
+        assert 0 <= start <= end <= len(text)
+
+
+def test_sentence_spans_are_ordered_trimmed_and_disjoint() -> None:
+    rnd = random.Random(2)
+    for _ in range(200):
+        text = "".join(rnd.choice("ab  .!?\n\t") for _ in range(rnd.randint(1, 60)))
+        spans = sentence_spans(text)
+        if not text.strip():
+            assert spans == [(0, len(text))]  # no sentence at all: the whole text stands in
+            continue
+        if not set(text) & set("ab"):
+            continue  # punctuation only: '..' may count as a sentence or not
+        for (_, b), (c, _) in pairwise(spans):
+            assert b <= c
+        for a, b in spans:
+            piece = text[a:b]
+            assert piece == piece.strip()
+            assert "\n" not in piece
+
+
+def test_query_terms_drop_stopwords_and_case() -> None:
+    assert query_terms("What is THE Embedding of a Word?") == {"embedding", "word"}
+    assert query_terms("the and of") == set()
+
+
+def test_term_spans_match_shared_stems() -> None:
+    text = "Embeddings embedded in a bed; EMBED it. Vectors vectorise. Word words."
+    spans = term_spans(text, {"embedding", "vector", "word", "in"})
+    assert [text[a:b] for a, b in spans] == [
+        "Embeddings",
+        "embedded",
+        "EMBED",
+        "Vectors",
+        "vectorise",
+        "Word",
+    ]
+    assert term_spans(text, set()) == ()
+
+
+# --- explain ------------------------------------------------------------------------------
+
+
+def test_explain_picks_the_best_sentence_by_cosine(tiny_embedder) -> None:
+    texts = [
+        "The river bank was muddy. She deposited money at the bank! A snake swam by.",
+        "One sentence without an ending",
+        "",
+        "Model vectors. Search queries.\nAttention heads.",
+    ]
+    query = "money in the bank"
+    query_vector = tiny_embedder.encode_query(query)
+    explanations = explain(tiny_embedder, query, query_vector, texts)
+    assert len(explanations) == len(texts)
+    for text, explanation in zip(texts, explanations, strict=True):
+        spans = sentence_spans(text)
+        scores = tiny_embedder.encode([text[a:b] for a, b in spans]) @ query_vector
+        assert explanation.sentence == spans[int(np.argmax(scores))]
+        assert explanation.sentence_score == pytest.approx(float(scores.max()), abs=1e-5)
+        assert -1.0 - 1e-5 <= explanation.sentence_score <= 1.0 + 1e-5
+        for start, end in (explanation.sentence, *explanation.terms):
+            assert 0 <= start <= end <= len(text)
+    first = explanations[0]
+    assert [texts[0][a:b] for a, b in first.terms] == ["bank", "money", "bank"]
+
+
+def test_explain_with_many_sentences_still_explains_every_text(tiny_embedder) -> None:
+    texts = [" ".join(f"Sentence {i}." for i in range(150)) for _ in range(4)]  # 600 sentences
+    query_vector = tiny_embedder.encode_query("sentence")
+    explanations = explain(tiny_embedder, "sentence", query_vector, texts)
+    assert len(explanations) == 4
+    assert MAX_SENTENCES < 600
+    for text, explanation in zip(texts, explanations, strict=True):
+        start, end = explanation.sentence
+        assert 0 <= start <= end <= len(text)
+        assert len(explanation.terms) == 150
+
+
+def test_explain_nothing(tiny_embedder) -> None:
+    assert explain(tiny_embedder, "q", tiny_embedder.encode_query("q"), []) == []
+
+
+@pytest.mark.slow
+def test_explain_finds_the_relevant_sentence_with_the_real_model(real_embedder) -> None:
+    text = (
+        "The cat slept on the warm windowsill all afternoon. "
+        "The central bank raised interest rates to fight inflation. "
+        "Our hiking trail followed the river up into the mountains."
+    )
+    query = "monetary policy and rising prices"
+    [explanation] = explain(real_embedder, query, real_embedder.encode_query(query), [text])
+    start, end = explanation.sentence
+    assert text[start:end] == "The central bank raised interest rates to fight inflation."
+    assert explanation.sentence_score > 0.3
+    markup = highlight_html(text, explanation)
+    assert '<mark class="passage">The central bank' in markup
