@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,8 +27,20 @@ from core.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def run_eval(task: str, run_file: Path | None = None, baseline: bool = True) -> dict[str, Any]:
-    """Evaluate ``task`` ("scifact" or "stsb"); return the figures as a dict."""
+def run_eval(
+    task: str,
+    run_file: Path | None = None,
+    baseline: bool = True,
+    collection: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``task`` ("scifact" or "stsb"); return the figures as a dict.
+
+    Args:
+        task: which data set.
+        run_file: score this ``search --queries --json`` output instead of searching.
+        baseline: also measure plain sentence-transformers on the same data.
+        collection: reuse this already-ingested SciFact collection (skip the ingest).
+    """
     folder = evaluation.default_eval_dir()
     if not folder.is_dir():
         raise InputError(
@@ -36,7 +49,7 @@ def run_eval(task: str, run_file: Path | None = None, baseline: bool = True) -> 
         )
     if task == "stsb":
         return _eval_stsb(folder / "stsb" / "sts-dev.csv", baseline)
-    return _eval_scifact(folder / "scifact", run_file, baseline)
+    return _eval_scifact(folder / "scifact", run_file, baseline, collection)
 
 
 def _eval_stsb(path: Path, baseline: bool) -> dict[str, Any]:
@@ -55,16 +68,16 @@ def _eval_stsb(path: Path, baseline: bool) -> dict[str, Any]:
     return out
 
 
-def _eval_scifact(folder: Path, run_file: Path | None, baseline: bool) -> dict[str, Any]:
+def _eval_scifact(
+    folder: Path, run_file: Path | None, baseline: bool, collection: str | None
+) -> dict[str, Any]:
     data = evaluation.load_beir(folder, "train")
     out: dict[str, Any] = {"task": "SciFact train", "queries": len(data.qrels)}
-    if run_file is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            run_file = Path(tmp) / "run.jsonl"
-            out["ingest_seconds"] = _cli_run(folder, data, Path(tmp), run_file)
-            out.update(_score("ours", evaluation.read_run_jsonl(run_file), data.qrels))
+    if run_file is not None:
+        out.update(_score("run", evaluation.read_run_jsonl(run_file), data.qrels))
     else:
-        out.update(_score("ours", evaluation.read_run_jsonl(run_file), data.qrels))
+        with tempfile.TemporaryDirectory() as tmp:
+            out.update(_cli_runs(folder, data, Path(tmp), collection))
     if baseline:
         started = time.perf_counter()
         plain = evaluation.baseline_dense_run(config.model_name(), data.corpus, data.queries)
@@ -73,24 +86,35 @@ def _eval_scifact(folder: Path, run_file: Path | None, baseline: bool) -> dict[s
     return out
 
 
-def _cli_run(folder: Path, data: evaluation.BeirData, tmp: Path, run_file: Path) -> float:
-    """Ingest and search exactly as the command line does, in a private data dir."""
+def _cli_runs(
+    folder: Path, data: evaluation.BeirData, tmp: Path, collection: str | None
+) -> dict[str, Any]:
+    """Ingest (unless reusing a collection) and search in every mode, as the CLI does."""
     from core.cli import main
+    from core.search import MODES
 
     queries = tmp / "queries.jsonl"
     evaluation.write_queries_jsonl({q: data.queries[q] for q in data.qrels}, queries)
-    with _data_dir(tmp / "data"):
-        started = time.perf_counter()
-        corpus = str(folder / "corpus.jsonl")
-        args = ["ingest", corpus, "--collection", "scifact", "--text-fields", "title,text"]
-        if main([*args, "--id-field", "_id"]) != 0:
-            raise InputError("ingesting SciFact failed")
-        seconds = time.perf_counter() - started
-        search = ["search", "--collection", "scifact", "--queries", str(queries), "-k", "100"]
-        with run_file.open("w") as out, contextlib.redirect_stdout(out):
-            if main([*search, "--json"]) != 0:
-                raise InputError("searching SciFact failed")
-    return round(seconds, 1)
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        if collection is None:
+            stack.enter_context(_data_dir(tmp / "data"))
+            collection = "scifact"
+            started = time.perf_counter()
+            corpus = str(folder / "corpus.jsonl")
+            args = ["ingest", corpus, "--collection", collection, "--text-fields", "title,text"]
+            with contextlib.redirect_stdout(sys.stderr):
+                if main([*args, "--id-field", "_id"]) != 0:
+                    raise InputError("ingesting SciFact failed")
+            out["ingest_seconds"] = round(time.perf_counter() - started, 1)
+        for mode in MODES:
+            run_file = tmp / f"run-{mode}.jsonl"
+            search = ["search", "--collection", collection, "--queries", str(queries)]
+            with run_file.open("w") as handle, contextlib.redirect_stdout(handle):
+                if main([*search, "-k", "100", "--mode", mode, "--json"]) != 0:
+                    raise InputError("searching SciFact failed")
+            out.update(_score(mode, evaluation.read_run_jsonl(run_file), data.qrels))
+    return out
 
 
 def _score(label: str, run: dict, qrels: dict) -> dict[str, float]:

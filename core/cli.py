@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--queries", type=Path, help='JSONL file of {"_id"|"id", "text"} lines')
     search.add_argument("-k", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--where", help="metadata filter FIELD=VALUE")
+    search.add_argument(
+        "--mode", choices=["hybrid", "dense", "keyword"], default="hybrid", help="ranking"
+    )
     search.add_argument("--json", action="store_true", help="print JSON")
 
     listing = sub.add_parser("collections", help="list collections")
@@ -54,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("task", choices=["scifact", "stsb"])
     evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+    evaluate.add_argument("--collection", help="reuse an ingested SciFact collection")
 
     bench = sub.add_parser("bench", help="ingest throughput and query latency vs baselines")
     bench.add_argument("--documents", type=int, default=2000)
@@ -114,13 +118,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         raise InputError("Nothing to ingest: no readable documents in the given paths.")
     embedder = _embedder()
     collection = Collection(args.collection, embedder.info, create=True)
-    report = ingest_documents(collection, embedder, loaded.documents, _progress("embedding"))
+    progress = _report_commits(_progress("embedding"))
+    report = ingest_documents(collection, embedder, loaded.documents, progress)
     report.problems[:0] = loaded.problems
     if args.json:
         print(json.dumps(_report_json(args.collection, report)))
     else:
         print(f"{args.collection}: {report.summary()}")
     return 1 if report.problems and not report.added and not report.already_present else 0
+
+
+def _report_commits(update: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """With ``EMBEDLAB_REPORT_COMMITS=1``, also print ``committed N`` after each committed batch.
+
+    ``python -m core.crashtest`` reads these lines: N documents are durably stored.
+    """
+    import os
+
+    if os.environ.get("EMBEDLAB_REPORT_COMMITS") != "1":
+        return update
+
+    def report(done: int, total: int) -> None:
+        update(done, total)
+        print(f"committed {done}", flush=True)
+
+    return report
 
 
 def _report_json(name: str, report: Any) -> dict[str, Any]:
@@ -150,11 +172,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     embedder = _embedder()
     collection = Collection(args.collection, embedder.info)
     if args.queries:
-        return _search_file(collection, embedder, args.queries, args.k, where, sys.stdout)
-    result = search(collection, embedder, args.query, args.k, where)
+        return _search_file(collection, embedder, args, where, sys.stdout)
+    result = search(collection, embedder, args.query, args.k, where, args.mode)
     if args.json:
         hits = [_hit_json(h) for h in result.hits]
-        out = {"query": args.query, "latency_ms": round(result.latency_ms, 2), "hits": hits}
+        out = {
+            "query": args.query,
+            "mode": result.mode,
+            "latency_ms": round(result.latency_ms, 2),
+            "hits": hits,
+        }
         print(json.dumps(out, ensure_ascii=False))
     else:
         for hit in result.hits:
@@ -165,15 +192,16 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _search_file(
-    collection: Any, embedder: Any, path: Path, k: int, where: Any, out: TextIO
+    collection: Any, embedder: Any, args: argparse.Namespace, where: Any, out: TextIO
 ) -> int:
-    from core.search import search_vectors
+    from core.search import search_many
 
-    queries = list(read_queries(path))
-    vectors = embedder.encode([text for _, text in queries], _progress("queries"))
+    queries = list(read_queries(args.queries))
+    texts = [text for _, text in queries]
+    vectors = embedder.encode(texts, _progress("queries"))
     for start in range(0, len(queries), 256):
         part = slice(start, start + 256)
-        results = search_vectors(collection, vectors[part], k, where)
+        results = search_many(collection, texts[part], vectors[part], args.k, where, args.mode)
         for (query_id, _), hits in zip(queries[part], results, strict=True):
             line = {"query_id": query_id, "hits": [_hit_json(h, full=False) for h in hits]}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -208,6 +236,8 @@ def _hit_json(hit: Any, full: bool = True) -> dict[str, Any]:
     out = {"doc_id": hit.doc_id, "score": round(float(hit.score), 6), "text": hit.text}
     if full:
         out.update(rank=hit.rank, title=hit.title, source=hit.source, metadata=hit.metadata)
+        out.update(found_by=list(hit.found_by), dense_score=hit.dense_score)
+        out.update(keyword_score=hit.keyword_score)
     return out
 
 
@@ -269,7 +299,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """``eval scifact|stsb``: quality against the shared evaluation data."""
     from core.benchmark import run_eval
 
-    print(json.dumps(run_eval(args.task, args.run, baseline=not args.no_baseline), indent=2))
+    figures = run_eval(args.task, args.run, not args.no_baseline, args.collection)
+    print(json.dumps(figures, indent=2))
     return 0
 
 

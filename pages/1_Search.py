@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.errors import LabError
 from core.highlight import explain, highlight_html
-from core.search import search
+from core.search import DEFAULT_MODE, MODES, search
 from ui import components, resources
 
 components.page_setup("Search")
@@ -19,6 +19,15 @@ left, right = st.columns([3, 1])
 with right:
     name = components.pick_collection("search_collection")
     k = st.slider("Results", 1, 50, 10, key="search_k")
+    mode = st.radio(
+        "Ranking",
+        MODES,
+        index=MODES.index(DEFAULT_MODE),
+        key="search_mode",
+        horizontal=True,
+        help="hybrid: meaning and keywords fused (reciprocal rank fusion); dense: meaning "
+        "only (cosine of embeddings); keyword: BM25 over the words (SQLite FTS5).",
+    )
 if name is None:
     st.stop()
 
@@ -52,7 +61,7 @@ st.query_params.update({"q": query, "collection": name})
 where = (field, value) if value is not None else None
 try:
     model = resources.embedder()
-    result = search(collection, model, query, k, where)
+    result = search(collection, model, query, k, where, mode)
     reasons = explain(model, query, result.vector, [h.text for h in result.hits])
 except LabError as exc:
     components.show_error(exc)

@@ -192,7 +192,7 @@ def test_empty_collection_gives_no_hits(tiny_embedder) -> None:
 
 def test_search_embeds_the_query_and_matches_search_vectors(corpus, tiny_embedder) -> None:
     collection, oracle = corpus
-    result = search(collection, tiny_embedder, "  river bank money  ", k=7)
+    result = search(collection, tiny_embedder, "  river bank money  ", k=7, mode="dense")
     assert result.query == "  river bank money  "
     np.testing.assert_allclose(
         result.vector, tiny_embedder.encode(["river bank money"])[0], atol=1e-6
@@ -200,7 +200,7 @@ def test_search_embeds_the_query_and_matches_search_vectors(corpus, tiny_embedde
     assert_same_ranking(result.hits, oracle.top(result.vector, 7))
     assert result.encode_ms >= 0 and result.search_ms >= 0
     assert result.latency_ms == pytest.approx(result.encode_ms + result.search_ms)
-    filtered = search(collection, tiny_embedder, "river", k=5, where=("topic", "y"))
+    filtered = search(collection, tiny_embedder, "river", k=5, where=("topic", "y"), mode="dense")
     assert_same_ranking(filtered.hits, oracle.top(filtered.vector, 5, "y"))
 
 
@@ -220,5 +220,5 @@ def test_search_rejects_bad_k(corpus, tiny_embedder, k: int) -> None:
 
 def test_search_accepts_the_largest_k(corpus, tiny_embedder) -> None:
     collection, oracle = corpus
-    result = search(collection, tiny_embedder, "river", k=100)
+    result = search(collection, tiny_embedder, "river", k=100, mode="dense")
     assert_same_ranking(result.hits, oracle.top(result.vector, 100))

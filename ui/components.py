@@ -95,9 +95,13 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
     meta = ", ".join(
         f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in hit.metadata.items()
     )
-    why = ""
+    why = " · found by " + " and ".join(hit.found_by)
+    if hit.dense_score is not None and hit.found_by != ("dense",):
+        why += f" · cosine {hit.dense_score:.3f}"
+    if hit.keyword_score is not None:
+        why += f" · BM25 {hit.keyword_score:.2f}"
     if sentence_score is not None:
-        why = f" · highlighted sentence cosine {sentence_score:.3f}"
+        why += f" · highlighted sentence cosine {sentence_score:.3f}"
     return (
         f'<div class="hit"><div class="head"><span class="rank">#{hit.rank}</span>'
         f'<span class="title">{title}</span><span class="score">{hit.score:.3f}</span></div>'
