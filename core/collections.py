@@ -26,7 +26,7 @@ from core.chunking import Chunk
 from core.documents import Document
 from core.embedder import ModelInfo
 from core.errors import CollectionError, ModelMismatchError
-from core.index import VectorIndex
+from core.index import IndexStats, VectorIndex, choose_kind
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ class CollectionInfo:
     dimension: int
     encoder: str
     index: str
+    recall_at_10: float | None
     size_bytes: int
     updated_at: float
     path: str
@@ -85,6 +86,23 @@ def collection_path(name: str) -> Path:
     return path
 
 
+class ReadOnlyError(CollectionError):
+    """A write refused because this deployment is read-only (``EMBEDLAB_READ_ONLY=1``)."""
+
+
+def check_writable(action: str) -> None:
+    """Refuse ``action`` (e.g. "delete documents") when the lab runs read-only.
+
+    Raises:
+        ReadOnlyError: if ``config.read_only()`` is set.
+    """
+    if config.read_only():
+        raise ReadOnlyError(
+            f"This Embedding Lab is read-only (EMBEDLAB_READ_ONLY=1), so it cannot {action}. "
+            "Ask whoever runs it to add or delete documents, or unset EMBEDLAB_READ_ONLY."
+        )
+
+
 def exists(name: str) -> bool:
     """Whether collection ``name`` exists (invalid names do not)."""
     try:
@@ -111,6 +129,7 @@ class Collection:
                     f"No collection named '{name}'. Create it by ingesting documents, e.g. "
                     f"python -m core ingest FILES --collection {name}"
                 )
+            check_writable(f"create the collection '{self.name}'")
             self.path.mkdir(parents=True, exist_ok=True)
         try:
             self.store = Store(self.path / DB_FILE)
@@ -147,11 +166,12 @@ class Collection:
         try:
             state = json.loads(state_path.read_text())
             if state.get("generation") == generation:
-                index = VectorIndex.load(index_path, self.model.dimension)
+                stats = IndexStats(**state["stats"]) if "stats" in state else None
+                index = VectorIndex.load(index_path, self.model.dimension, stats)
                 if len(index) == self.store.counts()[1]:
                     self._generation = generation
                     return index
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, KeyError) as exc:
             log.info("rebuilding index of %s: %s", self.name, exc)
         return self.rebuild_index()
 
@@ -166,6 +186,17 @@ class Collection:
         self._generation = generation
         return self.index
 
+    def fit_index(self) -> None:
+        """Switch the index kind when the size calls for it (or an IVF outgrew its training).
+
+        Called at the end of an ingest; the new index is built from SQLite and swapped in.
+        """
+        stats, count = self.index.stats, len(self.index)
+        outgrown = stats.kind == "ivf-flat" and count > 4 * (stats.trained_on or count)
+        if stats.kind != choose_kind(count) or outgrown:
+            log.info("re-indexing %s (%d chunks) as %s", self.name, count, choose_kind(count))
+            self.rebuild_index()
+
     def refresh(self) -> None:
         """Reload the index if another process changed the collection since it was loaded."""
         if self.store.generation != self._generation:
@@ -177,7 +208,12 @@ class Collection:
         with self._lock:
             generation = self.store.generation
             self.index.save(self.path / INDEX_FILE)
-            state = {"generation": generation, "count": len(self.index), "kind": self.index.kind}
+            state = {
+                "generation": generation,
+                "count": len(self.index),
+                "kind": self.index.kind,
+                "stats": asdict(self.index.stats),
+            }
             atomic.write_json(self.path / INDEX_STATE, state)
             self._generation = generation
             self.save_manifest()
@@ -192,7 +228,7 @@ class Collection:
             "model": stored,
             "documents": documents,
             "chunks": chunks,
-            "index": getattr(getattr(self, "index", None), "kind", VectorIndex.kind),
+            "index": asdict(self.index.stats) if hasattr(self, "index") else {"kind": "flat-ip"},
             "updated_at": time.time(),
         }
         atomic.write_json(self.path / MANIFEST, manifest)
@@ -205,6 +241,7 @@ class Collection:
         The FAISS file is written by :meth:`save_index` (once per ingest, not per batch);
         until then a reopened collection rebuilds the index from SQLite.
         """
+        check_writable(f"add documents to '{self.name}'")
         with self._lock:
             chunk_ids = self.store.add(docs, chunks, vectors)
             self.index.add(chunk_ids, vectors)
@@ -213,6 +250,7 @@ class Collection:
 
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Delete documents by id; return how many chunks went with them."""
+        check_writable(f"delete documents from '{self.name}'")
         with self._lock:
             removed = self.store.delete(doc_ids)
             self.index.remove(removed)
@@ -240,7 +278,8 @@ def _info(name: str, path: Path, store: Store) -> CollectionInfo:
         model=model.get("label", "?"),
         dimension=int(model.get("dimension", 0)),
         encoder=model.get("encoder", "torch"),
-        index=state.get("kind", VectorIndex.kind),
+        index=state.get("kind", "flat-ip"),
+        recall_at_10=state.get("stats", {}).get("recall_at_10"),
         size_bytes=size,
         updated_at=max((p.stat().st_mtime for p in path.iterdir()), default=0.0),
         path=str(path),
@@ -271,6 +310,7 @@ def delete_collection(name: str) -> None:
     path = collection_path(name)
     if not path.is_dir():
         raise CollectionError(f"No collection named '{name}'.")
+    check_writable(f"delete the collection '{name}'")
     trash = path.with_name(f".deleted-{path.name}-{time.time_ns()}")
     path.rename(trash)
     atomic.fsync_dir(path.parent)

@@ -7,12 +7,13 @@ running it again skips the documents already stored and carries on (no duplicate
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from core.chunking import chunk_texts
-from core.collections import Collection
+from core.collections import Collection, check_writable
 from core.documents import Document, Problem
 from core.embedder import Embedder
 
@@ -52,7 +53,12 @@ def ingest_documents(
     progress: IngestProgress | None = None,
     batch_size: int = 1024,
 ) -> IngestReport:
-    """Chunk, embed and store ``documents``; skip those already stored or duplicated."""
+    """Chunk, embed and store ``documents``; skip those already stored or duplicated.
+
+    ``EMBEDLAB_INGEST_BATCH`` overrides ``batch_size`` (documents per committed batch).
+    """
+    check_writable(f"ingest into '{collection.name}'")
+    batch_size = max(1, int(os.environ.get("EMBEDLAB_INGEST_BATCH") or batch_size))
     started = time.perf_counter()
     report = IngestReport()
     todo = select_new(collection, documents, report)
@@ -65,6 +71,7 @@ def ingest_documents(
         if progress:
             progress(done, len(todo))
     if todo or not (collection.path / "index.faiss").exists():
+        collection.fit_index()
         collection.save_index()
     report.seconds = time.perf_counter() - started
     log.info("%s: %s", collection.name, report.summary())

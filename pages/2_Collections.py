@@ -34,6 +34,7 @@ if infos:
             "chunks": [i.chunks for i in infos],
             "model": [i.model for i in infos],
             "index": [i.index for i in infos],
+            "recall@10": [i.recall_at_10 for i in infos],
             "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
         }
     )

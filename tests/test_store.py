@@ -455,7 +455,7 @@ def test_manifest_names_model_dimension_counts_and_version(
     assert manifest["model"] == dataclasses.asdict(tiny_embedder.info)
     assert manifest["model"]["dimension"] == 32
     assert (manifest["documents"], manifest["chunks"]) == (documents, chunks)
-    assert manifest["index"] == "flat-ip"
+    assert manifest["index"]["kind"] == "flat-ip"
     filled.delete_documents(["d1"])
     manifest = json.loads((filled.path / colls.MANIFEST).read_text())
     assert manifest["documents"] == documents - 1
