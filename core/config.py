@@ -75,3 +75,8 @@ def threads() -> int:
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
     return max(1, os.cpu_count() or 1)
+
+
+def read_only() -> bool:
+    """Whether this deployment refuses writes (``EMBEDLAB_READ_ONLY=1``): no ingest or delete."""
+    return os.environ.get("EMBEDLAB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
