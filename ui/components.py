@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import html
 import json
+import numbers
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,7 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
         why += f" · BM25 {hit.keyword_score:.2f}"
     if sentence_score is not None:
         why += f" · highlighted sentence cosine {sentence_score:.3f}"
-    return (
+    card = (
         f'<div class="hit"><div class="head"><span class="rank">#{hit.rank}</span>'
         f'<span class="title">{title}</span><span class="score">{hit.score:.3f}</span></div>'
         f'<div class="bar" style="width:{width:.0f}%"></div>'
@@ -110,8 +112,91 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
         f'<div class="meta">id {html.escape(hit.doc_id)} · {html.escape(hit.source)} · '
         f"{where}{why}{' · ' + meta if meta else ''}</div></div>"
     )
+    # One line: a blank line in a document would end st.markdown's HTML block and let the
+    # rest be parsed as Markdown (images, links, maths). The body is white-space: pre-wrap,
+    # so the character reference still shows as a line break.
+    return card.replace("\r", "").replace("\n", "&#10;")
+
+
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:])")
+
+
+def plain(text: str) -> str:
+    """``text`` with every Markdown special character backslash-escaped, for st.markdown,
+    st.caption and st.table (which renders cells as Markdown): shown as typed, never as
+    links, images, maths or HTML."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+TABLE_CSS = (
+    "<style>.lab-table{border-collapse:collapse;font-size:.9rem;margin:.3rem 0 .8rem 0}"
+    ".lab-table th,.lab-table td{border-bottom:1px solid #e3e6ea;padding:.25rem .6rem;"
+    "text-align:left;vertical-align:top}.lab-table td.num{text-align:right;"
+    "font-family:monospace}</style>"
+)
+
+
+def html_table(frame: Any, formats: dict[str, str] | None = None) -> str:
+    """A DataFrame as one line of escaped HTML (``<table class="lab-table">``).
+
+    For tables of user text: st.table renders cells as Markdown (links, images, maths), and
+    inside an HTML block nothing is parsed as Markdown. ``formats`` maps a column to a format
+    such as ``"{:.3f}"``. Shown with ``st.markdown(..., unsafe_allow_html=True)``.
+    """
+    formats = formats or {}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for record in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, record, strict=True):
+            text = formats[column].format(value) if column in formats else str(value)
+            numeric = isinstance(value, numbers.Number) and not isinstance(value, bool)
+            kind = ' class="num"' if numeric else ""
+            cells.append(f"<td{kind}>{html.escape(text)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    body = "".join(rows).replace("\r", "").replace("\n", "&#10;")
+    return (
+        f'{TABLE_CSS}<table class="lab-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def show_table(frame: Any, formats: dict[str, str] | None = None) -> None:
+    """Show a table of user text, escaped (see :func:`html_table`)."""
+    st.markdown(html_table(frame, formats), unsafe_allow_html=True)
 
 
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "…"
+
+
+def why_html(parts: Any) -> str:
+    """Escaped HTML for one hit's token contributions (a ``core.contributions.Contributions``).
+
+    The model averages its token vectors into the search vector, so the cosine splits exactly
+    into one number per token; both rows below add up to the same score.
+    """
+    from core.contributions import contributions_html
+
+    query = contributions_html(parts.query_tokens, parts.query_contribs)
+    doc = contributions_html(parts.doc_tokens, parts.doc_contribs)
+    top = sorted(
+        (
+            (float(v), t)
+            for t, v in zip(parts.doc_tokens, parts.doc_contribs, strict=True)
+            if t not in ("[CLS]", "[SEP]")
+        ),
+        reverse=True,
+    )[:5]
+    strongest = ", ".join(f"{html.escape(t)} {v:+.3f}" for v, t in top)
+    text = (
+        '<div class="why"><p style="margin:0 0 .3rem 0">The model averages one vector per '
+        "word piece into each text's vector, so the cosine "
+        f"<b>{parts.score:.4f}</b> is exactly the sum of one share per piece (green adds, red "
+        "takes away; hover for the number). Each row adds up to the score.</p>"
+        f"<p><b>Query</b> (sum {float(parts.query_contribs.sum()):.4f}): {query}</p>"
+        f'<p style="line-height:1.9"><b>Document</b> (sum {float(parts.doc_contribs.sum()):.4f})'
+        f": {doc}</p><p><small>Strongest document pieces: {strongest}</small></p></div>"
+    )
+    return text.replace("\n", "&#10;")

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import threading
 
+import pandas as pd
 import streamlit as st
 
-from core import builtin, config
+from core import builtin, config, explore, export
 from core import collections as core_collections
 from core.collections import Collection
 from core.embedder import Embedder
+from core.explore import Clusters
+from core.projection import Params, Projection, project_collection
+from core.vocab import Vocabulary
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -50,7 +54,9 @@ def ensure_demo() -> None:
             return
         model = embedder()
         docs = builtin.demo_documents()
-        if not builtin.is_current(config.DEMO_COLLECTION, model, docs):
+        if config.read_only():
+            pass  # a read-only deployment serves the collections it was given, as they are
+        elif not builtin.is_current(config.DEMO_COLLECTION, model, docs):
             bar = st.progress(0.0, text="Building the demo collection (first launch only)…")
             builtin.ensure_demo(model, lambda done, total: bar.progress(done / max(total, 1)))
             bar.empty()
@@ -67,3 +73,97 @@ def collection_names() -> list[str]:
     """Names of all collections, the demo first."""
     names = [c.name for c in list_collections()]
     return sorted(names, key=lambda n: (n != config.DEMO_COLLECTION, n))
+
+
+# Explore and Words pages.
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def projection(name: str, generation: int, method: str, seed: int) -> Projection:
+    """A collection's 2D map: computed once, then read from its disk cache.
+
+    ``generation`` is the collection's store generation, so new documents give a new map.
+    """
+    del generation  # part of the cache key only
+    return project_collection(collection(name), Params(method=method, seed=seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=6)
+def map_points(name: str, generation: int, method: str, seed: int) -> pd.DataFrame:
+    """The map's points: x, y, ids, title, snippet and metadata columns."""
+    result = projection(name, generation, method, seed)
+    table = export.points_table(collection(name), result.chunk_ids)
+    return table.assign(x=result.coords[:, 0], y=result.coords[:, 1])
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def map_clusters(name: str, generation: int, method: str, seed: int, k: int) -> Clusters:
+    """k-means clusters of the map's points, named by their most distinctive terms."""
+    result = projection(name, generation, method, seed)
+    return explore.clusters(collection(name), result, k, seed)
+
+
+@st.cache_resource(show_spinner="Reading the model's vocabulary…")
+def vocabulary() -> Vocabulary:
+    """The model's word pieces and input token embedding matrix, shared by every session."""
+    return Vocabulary(embedder())
+
+
+# Words in context (Context and How it works pages, and "why did this match" on Search).
+
+
+@st.cache_data(show_spinner="Running the model…", max_entries=32)
+def context_analysis(
+    sentences: tuple[str, ...],
+    words: tuple[str, ...],
+    occurrences: tuple[int, ...],
+    ablate: int | None,
+):
+    """A word followed through the model in several sentences (``walkthrough.analyse``)."""
+    from core import walkthrough
+
+    return walkthrough.analyse(embedder(), sentences, words, occurrences, ablate)
+
+
+@st.cache_data(show_spinner="Removing each word in turn…", max_entries=32)
+def context_ablation(
+    sentences: tuple[str, ...], words: tuple[str, ...], occurrences: tuple[int, ...], index: int
+) -> tuple:
+    """The removal test for sentence ``index`` (``walkthrough.ablation``)."""
+    from core import walkthrough
+
+    result = context_analysis(sentences, words, occurrences, None)
+    return walkthrough.ablation(embedder(), result, index)
+
+
+@st.cache_data(show_spinner="Finding the word in the collection…", max_entries=32)
+def word_senses(name: str, generation: int, word: str, k: int):
+    """Occurrences of ``word`` in a collection, clustered (``walkthrough.senses``)."""
+    from core import walkthrough
+
+    del generation  # part of the cache key only
+    return walkthrough.senses(embedder(), collection(name).store, word, k)
+
+
+@st.cache_data(show_spinner="Running the model…", max_entries=16)
+def walk_through(text: str):
+    """One sentence through the model, every step kept (``walkthrough.walk_through``)."""
+    from core import walkthrough
+
+    return walkthrough.walk_through(embedder(), text)
+
+
+@st.cache_data(show_spinner="Running the causal model…", max_entries=16)
+def next_token(text: str, k: int, path: str):
+    """Next-token guesses and a logit lens from the configured causal model."""
+    from core import causal
+
+    return causal.next_token(text, k, path)
+
+
+@st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)
+def match_reasons(query: str, texts: tuple[str, ...]):
+    """Per-token contributions to each text's cosine with the query (``hit_contributions``)."""
+    from core import contributions
+
+    return contributions.hit_contributions(embedder(), query, texts)

@@ -1,0 +1,190 @@
+"""Explore and Words in Debian's Chromium, driven by Playwright, against ``streamlit run``.
+
+/Explore is the server's very first request (a deep link) on an empty data dir: the page
+builds the demo collection, draws its map, then places a typed query among its neighbours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("EMBEDLAB_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHART = ".vega-embed canvas, .vega-embed svg"
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(port: int, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not start")
+
+
+HOSTILE = [
+    ("h1", '<img src=x onerror="window.__xss = 1"> Compost', "Compost feeds garden soil."),
+    ("h2", "<script>window.__xss = 2</script> Mulch", "Mulch keeps garden soil moist."),
+    ("h3", '<b onmouseover="window.__xss = 3">Worms</b>', "Worms turn garden waste into soil."),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[str]:
+    """``streamlit run app.py`` on a free port; its data dir holds only a hostile collection.
+
+    The demo collection is not there: the first page opened builds it, as on a first launch.
+    """
+    from core.collections import Collection
+    from core.documents import Document
+    from core.ingest import ingest_documents
+
+    port = free_port()
+    data = tmp_path_factory.mktemp("explore") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(data))
+        hostile = Collection("hostile", real_embedder.info, create=True)
+        docs = [Document(i, text, "t", title, {"kind": "<i>x</i>"}) for i, title, text in HOSTILE]
+        ingest_documents(hostile, real_embedder, docs)
+    env = dict(os.environ, EMBEDLAB_DATA_DIR=str(data))
+    log = (tmp_path_factory.mktemp("explore-log") / "streamlit.log").open("w")
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    command += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium (never a downloaded browser)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser: object):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    outbound: list[str] = []
+    page.on(
+        "request",
+        lambda req: outbound.append(req.url) if "127.0.0.1" not in req.url else None,
+    )
+    page.outbound = outbound
+    return page
+
+
+def hover_dots(page: object, chart: object, colour=(112, 147, 185)) -> list[str]:
+    """Hover every drawn point (found by its colour in a screenshot); return tooltip texts."""
+    from PIL import Image
+
+    shot = Image.open(BytesIO(chart.screenshot())).convert("RGB")
+    box, scale = chart.bounding_box(), shot.width / chart.bounding_box()["width"]
+    spots: list[tuple[int, int]] = []
+    for y in range(0, shot.height, 2):
+        for x in range(0, shot.width, 2):
+            near = all(abs(a - b) < 14 for a, b in zip(shot.getpixel((x, y)), colour, strict=True))
+            if near and all(abs(x - u) + abs(y - v) > 12 for u, v in spots):
+                spots.append((x, y))
+    texts = []
+    for x, y in spots[:40]:
+        page.mouse.move(box["x"] + (x + 2) / scale, box["y"] + (y + 2) / scale)
+        tip = page.locator("#vg-tooltip-element")
+        if tip.count() and tip.is_visible():
+            texts.append(tip.inner_text())
+    return texts
+
+
+def test_explore_deep_link_draws_the_map_and_places_a_query(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Explore", wait_until="domcontentloaded")
+    page.locator(CHART).first.wait_for(timeout=240_000)
+    assert page.get_by_text(re.compile(r"PCA of [\d,]+ points")).count() == 1
+    box = page.get_by_label("Query")
+    box.fill("bats hunting insects in the dark")
+    box.press("Enter")
+    table = page.locator("table.lab-table").first
+    page.get_by_text("The query's true neighbours").wait_for(timeout=60_000)
+    table.wait_for(timeout=60_000)
+    rows = table.locator("tbody tr")
+    assert rows.count() == 8
+    assert "bat" in table.inner_text().lower()
+    page.locator(CHART).first.wait_for(timeout=30_000)
+    assert "q=bats" in page.url and "method=pca" in page.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explore.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_hostile_titles_stay_text_in_tables_and_tooltips(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Explore?collection=hostile&q=garden%20soil", wait_until="domcontentloaded")
+    table = page.locator("table.lab-table").first
+    table.wait_for(timeout=240_000)
+    assert "<script>" in table.inner_text() and "<img src=x" in table.inner_text()
+    tooltips = hover_dots(page, page.locator(".vega-embed").first)
+    assert any("<img src=x" in t for t in tooltips), tooltips
+    assert any("<script>" in t for t in tooltips), tooltips
+    assert page.evaluate("window.__xss") is None
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explore-hostile.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_words_page_draws_maps_and_heatmaps(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Words", wait_until="domcontentloaded")
+    page.get_by_text("Nearest pieces among all").wait_for(timeout=240_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 4",
+        timeout=60_000,
+    )
+    assert "queen" in page.locator("table.lab-table").last.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "words.png"), full_page=True)
+    assert page.outbound == []

@@ -1,0 +1,187 @@
+"""AppTest for the Explore and Words pages, through app.py, on the real bundled model.
+
+One data dir per module: the demo collection is built once, as on a user's first launch.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def module_data_dir(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("explore-pages") / "collections"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(folder))
+        yield folder
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(module_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pages share one data dir per module, so the demo is built once."""
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(module_data_dir))
+    return module_data_dir
+
+
+def run_page(name: str, query: dict[str, str] | None = None) -> AppTest:
+    """Run a page as a browser reaches it: app.py, then the page (with URL parameters)."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page(name)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tables_of(at: AppTest) -> list[pd.DataFrame]:
+    """The escaped HTML tables (``components.html_table``) the page shows, as DataFrames."""
+    out = []
+    for block in at.markdown:
+        found = re.search(r'<table class="lab-table">(.*?)</table>', block.value)
+        if not found:
+            continue
+        head = re.findall(r"<th>(.*?)</th>", found.group(1))
+        rows = re.findall(r"<tr>(<td.*?)</tr>", found.group(1))
+        cells = [[html.unescape(c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r)] for r in rows]
+        out.append(pd.DataFrame(cells, columns=head))
+    return out
+
+
+def charts_of(at: AppTest) -> list:
+    return at.get("vega_lite_chart")
+
+
+def chart_data(chart) -> list[pd.DataFrame]:
+    """The data frames a chart sends to the browser (Arrow IPC streams)."""
+    return [pa.ipc.open_stream(d.data.data).read_all().to_pandas() for d in chart.proto.datasets]
+
+
+def text_of(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return "\n".join(parts + [i.value for i in at.info])
+
+
+def test_explore_draws_the_demo_map_with_pca() -> None:
+    at = run_page("pages/3_Explore.py")
+    assert at.title[0].value == "Explore the space"
+    assert at.radio(key="explore_method").value == "pca"
+    assert len(charts_of(at)) == 1
+    assert re.search(r"PCA of [\d,]+ points \(of [\d,]+ chunks\), seed 0", text_of(at))
+    assert "of the variance" in text_of(at)
+    assert at.query_params["method"] == "pca" and at.query_params["collection"] == "demo"
+
+
+def test_explore_query_lists_true_neighbours_and_faithfulness() -> None:
+    at = run_page("pages/3_Explore.py")
+    at.text_input(key="explore_query").input("bats hunting insects in the dark").run()
+    assert not at.exception
+    table = tables_of(at)[0]
+    assert len(table) == 8
+    assert "bat" in " ".join(table["title"]).lower()
+    assert list(table.columns) == ["rank", "rank on the map", "score", "title", "document"]
+    assert any("Overlap@8" in m.label for m in at.metric)
+    assert "exact PCA transform" in text_of(at)
+    frames = chart_data(charts_of(at)[0])
+    lines = next(d for d in frames if "qx" in d)
+    assert len(lines) == 8 and list(lines["rank"]) == list(range(1, 9))
+    assert at.query_params["q"] == "bats hunting insects in the dark"
+
+
+def test_explore_opens_the_view_named_in_the_url() -> None:
+    url = {"method": "tsne", "seed": "3", "colour": "topic", "q": "volcano eruptions"}
+    at = run_page("pages/3_Explore.py", url)
+    assert at.radio(key="explore_method").value == "tsne"
+    assert at.number_input(key="explore_seed").value == 3
+    assert at.selectbox(key="explore_colour").value == "topic"
+    assert at.text_input(key="explore_query").value == "volcano eruptions"
+    assert len(charts_of(at)) == 1
+    assert "t-SNE placement (it has no transform)" in text_of(at)
+
+
+def test_explore_colours_by_named_clusters() -> None:
+    at = run_page("pages/3_Explore.py")
+    at.selectbox(key="explore_colour").set_value("clusters").run()
+    assert not at.exception
+    spec = charts_of(at)[0].proto.spec
+    assert '"title": "cluster"' in spec
+    points = next(d for d in chart_data(charts_of(at)[0]) if "_colour" in d)
+    names = sorted(points["_colour"].unique())
+    assert len(names) == 6 and names[0].startswith("1 · ")
+    assert all(len(n.split(", ")) == 3 for n in names), names
+
+
+def test_explore_bad_url_values_fall_back() -> None:
+    at = run_page("pages/3_Explore.py", {"method": "magic", "seed": "-5", "colour": "<b>"})
+    assert at.radio(key="explore_method").value == "pca"
+    assert at.number_input(key="explore_seed").value == 0
+    assert at.selectbox(key="explore_colour").value == "(none)"
+
+
+def test_explore_empty_and_one_document_collections(real_embedder) -> None:
+    from core.collections import Collection
+    from core.documents import Document
+    from core.ingest import ingest_documents
+
+    Collection("empty-one", real_embedder.info, create=True)
+    single = Collection("single", real_embedder.info, create=True)
+    ingest_documents(single, real_embedder, [Document("only", "Bees make honey.", "t", "Bees")])
+    at = run_page("pages/3_Explore.py", {"collection": "empty-one"})
+    assert any("has no documents yet" in i.value for i in at.info)
+    assert not charts_of(at)
+    at = run_page("pages/3_Explore.py", {"collection": "single", "method": "umap"})
+    assert any("One point only" in i.value for i in at.info)
+    assert any("showing PCA instead" in i.value for i in at.info)
+    at.text_input(key="explore_query").input("honey").run()
+    assert not at.exception and len(tables_of(at)[0]) == 1
+
+
+def test_words_default_list_shows_pieces_maps_and_neighbours() -> None:
+    at = run_page("pages/4_Words.py")
+    assert at.title[0].value == "Words and word pieces"
+    pieces = at.dataframe[0].value
+    assert list(pieces["word"])[:3] == ["bound", "jump", "leap"]
+    assert len(charts_of(at)) == 4
+    neighbours = tables_of(at)[0]
+    assert neighbours["piece"].iloc[0] == "bounds" and len(neighbours) == 15  # measured 0.57
+    analogy = tables_of(at)[1]
+    assert analogy["piece"].iloc[0] == "queen"
+    assert "left out" in text_of(at)
+
+
+def test_words_split_an_unknown_word_into_pieces() -> None:
+    at = run_page("pages/4_Words.py")
+    at.text_area(key="words_input").input("embeddings, jump").run()
+    pieces = at.dataframe[0].value
+    row = pieces[pieces["word"] == "embeddings"].iloc[0]
+    assert row["pieces"] == "em · ##bed · ##ding · ##s" and not row["in vocabulary"]
+    assert "not in the vocabulary, so split into pieces" in text_of(at)
+    assert at.query_params["words"] == "embeddings, jump"
+    shared = run_page("pages/4_Words.py", {"words": "embeddings, jump"})
+    assert shared.text_area(key="words_input").value == "embeddings, jump"
+    at.selectbox(key="words_neighbour").set_value("embeddings").run()
+    assert "splits into 4 pieces" in text_of(at)
+
+
+def test_words_refuses_200_words_and_empty_input() -> None:
+    at = run_page("pages/4_Words.py")
+    at.text_area(key="words_input").input(" ".join(f"word{i}" for i in range(200))).run()
+    assert not at.exception
+    assert at.error and "limit is 100" in at.error[0].value
+    at.text_area(key="words_input").input("  ,, ").run()
+    assert at.error and "Type a few words" in at.error[0].value
