@@ -19,14 +19,21 @@ left, right = st.columns([3, 1])
 with right:
     name = components.pick_collection("search_collection")
     k = st.slider("Results", 1, 50, 10, key="search_k")
+    why = st.toggle(
+        "Why each result matched",
+        value=True,
+        key="search_why",
+        help="Split each cosine score into the contributions of the words on both sides.",
+    )
     mode = st.radio(
         "Ranking",
         MODES,
         index=MODES.index(DEFAULT_MODE),
         key="search_mode",
         horizontal=True,
-        help="hybrid: meaning and keywords fused (reciprocal rank fusion); dense: meaning "
-        "only (cosine of embeddings); keyword: BM25 over the words (SQLite FTS5).",
+        help="hybrid: meaning and keywords fused (each ranking's scores scaled to 0-1, "
+        "then averaged); dense: meaning only (cosine of embeddings); keyword: BM25 over the "
+        "words (SQLite FTS5).",
     )
 if name is None:
     st.stop()
@@ -76,7 +83,16 @@ if not result.hits:
     st.warning("Nothing matched. Remove the filter or add documents to this collection.")
 st.markdown(components.CARD_CSS, unsafe_allow_html=True)
 best = result.hits[0].score if result.hits else 1.0
-for hit, reason in zip(result.hits, reasons, strict=True):
+parts = [None] * len(result.hits)
+if why and result.hits:
+    try:
+        parts = resources.match_reasons(query, tuple(h.text for h in result.hits))
+    except LabError as exc:
+        components.show_error(exc)
+for hit, reason, part in zip(result.hits, reasons, parts, strict=True):
     body = highlight_html(hit.text, reason)
     card = components.hit_card(hit, body, best, reason.sentence_score)
     st.markdown(card, unsafe_allow_html=True)
+    if part is not None:
+        with st.expander(f"Why #{hit.rank} matched: cosine {part.score:.3f}, word by word"):
+            st.markdown(components.why_html(part), unsafe_allow_html=True)

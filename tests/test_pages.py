@@ -6,6 +6,7 @@ on a user's first launch.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,23 @@ def test_search_finds_the_snake_sense_of_python() -> None:
     assert len(cards) == 10
     assert "python" in cards[0].lower() or "snake" in cards[0].lower()
     assert any("results in" in m.value for m in at.markdown)
+
+
+def test_search_explains_each_hit_word_by_word() -> None:
+    at = run_page("pages/1_Search.py")
+    at.text_input(key="search_query").input("bats that hunt insects at night").run()
+    assert not at.exception
+    assert len(at.expander) == 10
+    label = at.expander[0].label
+    assert label.startswith("Why #1 matched: cosine ")
+    why = at.expander[0].markdown[0].value
+    score = float(re.search(r"<b>(-?[\d.]+)</b>", why).group(1))
+    assert abs(score - float(label.split("cosine ")[1].split(",")[0])) < 1e-3
+    sums = [float(x) for x in re.findall(r"\(sum (-?[\d.]+)\)", why)]
+    assert len(sums) == 2 and all(abs(x - score) <= 1e-4 for x in sums)
+    assert "\n" not in why and 'title="' in why
+    at.toggle(key="search_why").set_value(False).run()
+    assert not at.expander
 
 
 def test_search_filter_keeps_only_that_topic() -> None:

@@ -1,0 +1,115 @@
+"""AppTest for the Context and How it works pages, on the real model and the demo collection.
+
+Pages run through the app's main script, as a browser reaches them. The demo collection is
+built once for this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.test_causal import build_tiny_gpt2
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+CONTEXT = "pages/5_Context.py"
+HOW = "pages/6_How_it_works.py"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def module_data_dir(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("context-pages") / "collections"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(folder))
+        yield folder
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(module_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(module_data_dir))
+    monkeypatch.delenv("EMBEDLAB_CAUSAL_MODEL", raising=False)
+    st.cache_data.clear()
+    return module_data_dir
+
+
+def run_page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page(name)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def text_of(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_context_page_default_example() -> None:
+    at = run_page(CONTEXT)
+    assert not at.error, [e.value for e in at.error]
+    text = text_of(at)
+    assert "following *model*" in text and 'class="pieces"' in text
+    assert "Sentences 1 and 2:" in text and "P(same)" in text
+    assert "Group 2" in text  # senses of "model" in the demo collection
+    headers = [h.value for h in at.header]
+    for part in ("Meaning drift", "Same sense", "Attention", "What moved", "Senses"):
+        assert any(part in h for h in headers), headers
+    captions = " ".join(c.value for c in at.caption)
+    assert "sums to 1" in captions and "LayerNorm" in captions and "Removal test" in captions
+
+
+def test_context_bank_example_and_layer_choice() -> None:
+    at = run_page(CONTEXT)
+    at.button(key="ctx_ex_bank").click().run()
+    assert not at.exception
+    assert "river" in at.text_area(key="ctx_sentences").value
+    at.slider(key="ctx_att_layer").set_value(2).run()
+    at.selectbox(key="ctx_att_sentence").set_value(1).run()
+    assert not at.exception and not at.error
+
+
+def test_context_bad_input_is_explained() -> None:
+    at = run_page(CONTEXT)
+    at.text_input(key="ctx_word").input("zebra").run()
+    assert not at.exception
+    assert any("pick the word" in w.value for w in at.warning)
+    at.text_input(key="ctx_word").input("bank")
+    at.text_area(key="ctx_sentences").input("\n".join(["the bank is open"] * 20)).run()
+    assert at.error and "limit is 8" in at.error[0].value
+    at.text_area(key="ctx_sentences").input("").run()
+    assert at.info and not at.exception
+    at.text_area(key="ctx_sentences").input("I 🙂 the bank\n銀行 bank 🙂 привет").run()
+    assert not at.exception and not at.error
+    at.text_area(key="ctx_sentences").input("the bank\nthe bank").run()
+    assert not at.exception and not at.error
+
+
+def test_how_it_works_walks_through_and_says_encoder() -> None:
+    at = run_page(HOW)
+    assert not at.error
+    text = text_of(at)
+    assert 'class="pieces"' in text and "LayerNorm" in text
+    assert any("no next-token head" in i.value for i in at.info)
+    assert len(at.dataframe) >= 4
+    at.selectbox(key="hiw_token").set_value(2)
+    at.slider(key="hiw_layer").set_value(6).run()
+    assert not at.exception
+    at.text_input(key="hiw_text").input("").run()
+    assert at.error and not at.exception
+
+
+def test_how_it_works_with_a_causal_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDLAB_CAUSAL_MODEL", str(build_tiny_gpt2(tmp_path / "gpt2")))
+    at = run_page(HOW)
+    assert not at.error, [e.value for e in at.error]
+    assert "Logit lens" in text_of(at)
+    lens = at.dataframe[-1].value
+    assert list(lens.index) == ["embeddings", "layer 1", "layer 2"]

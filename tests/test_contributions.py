@@ -1,0 +1,73 @@
+"""Why did this match: per-token contributions add up to the search score, and HTML is safe."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from core.contributions import (
+    contributions_html,
+    hit_contributions,
+    pieces_html,
+    split_score,
+    token_contributions,
+)
+from core.errors import InputError
+
+QUERY = "a large snake that squeezes its prey"
+DOCS = [
+    "A python is a constrictor rather than a venomous snake.",
+    "Python dominates data analysis thanks to libraries such as NumPy and pandas.",
+    "Bees pollinate flowers in spring. " * 60,  # past the 256-token window: truncated
+]
+
+
+def test_split_score_is_exact_on_random_vectors() -> None:
+    rng = np.random.default_rng(0)
+    query, doc = rng.normal(size=(5, 8)), rng.normal(size=(9, 8))
+    q_parts, d_parts, score = split_score(query, doc)
+    q, d = query.mean(0), doc.mean(0)
+    cosine = q @ d / (np.linalg.norm(q) * np.linalg.norm(d))
+    assert q_parts.sum() == pytest.approx(cosine, abs=1e-12)
+    assert d_parts.sum() == pytest.approx(cosine, abs=1e-12)
+    assert score == pytest.approx(cosine, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_contributions_add_up_to_the_real_score(real_embedder) -> None:
+    vectors = real_embedder.encode([QUERY, *DOCS])
+    for text, vector in zip(DOCS, vectors[1:], strict=True):
+        q_tokens, q_parts, d_tokens, d_parts, score = token_contributions(
+            real_embedder, QUERY, text
+        )
+        expected = float(vectors[0] @ vector)
+        assert score == pytest.approx(expected, abs=1e-4)
+        assert float(d_parts.sum()) == pytest.approx(expected, abs=1e-4)
+        assert float(q_parts.sum()) == pytest.approx(expected, abs=1e-4)
+        assert d_tokens[0] == "[CLS]" and d_tokens[-1] == "[SEP]"
+        assert q_tokens[0] == "[CLS]" and len(q_parts) == len(q_tokens)
+        assert len(d_tokens) <= real_embedder.model.max_seq_length
+    assert len(token_contributions(real_embedder, QUERY, DOCS[2])[2]) == 256
+
+
+@pytest.mark.slow
+def test_snake_words_carry_the_snake_match(real_embedder) -> None:
+    found = hit_contributions(real_embedder, QUERY, DOCS[:1])[0]
+    parts = dict(zip(found.doc_tokens, found.doc_contribs, strict=True))
+    assert parts["snake"] > parts["rather"]
+    with pytest.raises(InputError):
+        hit_contributions(real_embedder, "  ", DOCS)
+
+
+def test_html_escapes_tokens_and_shows_numbers() -> None:
+    tokens = ["[CLS]", "<script>", "##\"x'", "&", "[SEP]"]
+    out = contributions_html(tokens, [0.01, 0.2, -0.05, 0.0, 0.02])
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "&quot;x&#x27;" in out and "&amp;" in out
+    assert 'title="&lt;script&gt;: +0.2000"' in out
+    assert "rgba(220,53,69" in out  # a negative contribution is red
+    assert len(re.findall(r"<span[ >]", out)) == len(tokens) + 1
+    boxes = pieces_html(["<b>", "ok"], [7, 8], marked=[0])
+    assert "&lt;b&gt;" in boxes and "<b>" not in boxes and "#fff3bf" in boxes
