@@ -36,14 +36,30 @@ class ModelInfo:
     encoder: str = "torch"
 
 
+def _encoder_name(encoder: str | None) -> str:
+    """``encoder`` if it names one, else the configured default (``EMBEDLAB_ENCODER``)."""
+    name = config.encoder_name() if encoder is None else encoder
+    if name not in config.ENCODERS:
+        raise ModelNotFoundError(
+            f"Unknown encoder '{name}': use one of {', '.join(config.ENCODERS)}."
+        )
+    return name
+
+
 class Embedder:
     """A sentence-transformers model with the settings the project relies on."""
 
-    def __init__(self, model: str | None = None, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str | None = None, batch_size: int = 32, encoder: str | None = None
+    ) -> None:
         """Load ``model`` (a local folder, or a hub id where the network allows it).
 
+        ``encoder`` ("torch" or "onnx-int8", default ``config.encoder_name()``) picks what
+        runs ``encode``; ``self.model`` is the SentenceTransformer either way.
+
         Raises:
-            ModelNotFoundError: if the model cannot be loaded.
+            ModelNotFoundError: if the model cannot be loaded, or the encoder is unknown or
+                cannot be exported.
         """
         import torch
         import transformers
@@ -54,6 +70,7 @@ class Embedder:
 
         self.name = model or config.model_name()
         self.batch_size = batch_size
+        self.encoder = _encoder_name(encoder)
         torch.set_num_threads(config.threads())
         local = Path(self.name).expanduser()
         if not local.is_dir() and (os.sep in self.name or self.name.startswith(".")):
@@ -66,6 +83,11 @@ class Embedder:
                 "local sentence-transformers folder, or unset it to use the bundled model."
             ) from None
         self.model.eval()
+        self._onnx = None
+        if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
+            from core.onnx_encoder import OnnxEncoder
+
+            self._onnx = OnnxEncoder(self.model, self.fingerprint, config.threads())
 
     @property
     def dimension(self) -> int:
@@ -107,7 +129,7 @@ class Embedder:
     @property
     def info(self) -> ModelInfo:
         """The identity a collection stores and checks."""
-        return ModelInfo(self.label, self.name, self.fingerprint, self.dimension)
+        return ModelInfo(self.label, self.name, self.fingerprint, self.dimension, self.encoder)
 
     def encode(
         self, texts: Sequence[str], progress: Progress | None = None, block: int = 512
@@ -143,6 +165,8 @@ class Embedder:
         return self._encode_batch([query])[0]
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
