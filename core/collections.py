@@ -111,6 +111,31 @@ def exists(name: str) -> bool:
         return False
 
 
+STALE_TEMP_SECONDS = 600
+
+
+def sweep_stale_temp_files(folder: Path) -> int:
+    """Remove temp files (``.NAME.XXXX.tmp``) a killed writer left behind; return how many.
+
+    Only files untouched for :data:`STALE_TEMP_SECONDS` go: a live writer in another process
+    keeps its temp file's modification time fresh while it writes. Read-only mode leaves them.
+    """
+    if config.read_only():
+        return 0
+    removed = 0
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for path in folder.glob(".*.tmp"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d stale temp files from %s", removed, folder)
+    return removed
+
+
 class Collection:
     """An open collection: its store and its in-memory FAISS index."""
 
@@ -140,6 +165,7 @@ class Collection:
             ) from None
         self.model = self._check_model(model)
         self._lock = threading.RLock()
+        sweep_stale_temp_files(self.path)
         self.index = self._load_index()
 
     def _check_model(self, model: ModelInfo) -> ModelInfo:
@@ -157,6 +183,14 @@ class Collection:
                 f"({built.dimension} dimensions); the lab is running '{model.label}' "
                 f"({model.dimension} dimensions). Its vectors cannot be compared. Set "
                 f"EMBEDLAB_MODEL={built.name} to search it, or re-ingest into a new collection."
+            )
+        if built.encoder != model.encoder:
+            raise ModelMismatchError(
+                f"Collection '{self.name}' was built with the '{built.encoder}' encoder; the lab "
+                f"is running '{model.encoder}'. Same weights, but the two encoders give slightly "
+                "different vectors, so a collection is searched and extended with the encoder "
+                f"that built it. Set EMBEDLAB_ENCODER={built.encoder} to use it, or re-ingest "
+                "into a new collection."
             )
         return built
 

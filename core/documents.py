@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".jsonl", ".ndjson", ".pdf")
 TABLE_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+# JSON may escape lone surrogates ("\ud800"); they cannot be stored as UTF-8 (found by core.fuzz)
+SURROGATE_RE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,7 @@ def decode_text(data: bytes) -> str:
 
 def clean_text(text: str) -> str:
     """Strip NULs and surrounding whitespace; normalise line endings."""
+    text = SURROGATE_RE.sub("\ufffd", text)
     return text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
@@ -240,6 +245,8 @@ def read_jsonl(text: str, name: str, source: str, fields: FieldSpec) -> list[Doc
             continue
         try:
             value = json.loads(line, parse_constant=_refuse_constant)
+            if SURROGATE_ESCAPE_RE.search(line):
+                value = _replace_surrogates(value)
         except (ValueError, RecursionError) as exc:
             raise InputError(f"Line {number} is not valid JSON: {exc}.") from None
         if not isinstance(value, dict):
@@ -250,6 +257,17 @@ def read_jsonl(text: str, name: str, source: str, fields: FieldSpec) -> list[Doc
     keys = sorted({key for row in rows for key in row})
     _check_fields(keys, fields, name)
     return _records_to_documents(rows, name, source, fields)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    """``value`` with every lone surrogate in its strings (keys too) replaced by U+FFFD."""
+    if isinstance(value, str):
+        return SURROGATE_RE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _refuse_constant(name: str) -> Any:

@@ -69,6 +69,10 @@ def run_ingest(name: str, documents: list, problems: list[Problem]) -> None:
         st.warning(f"{problem.source}: {problem.reason}")
 
 
+if config.read_only():  # EMBEDLAB_READ_ONLY=1: a public deployment shows, never changes
+    st.info("This deployment is read-only: uploading, pasting, deleting and building are off.")
+    st.stop()
+
 add_tab, paste_tab, manage_tab, builtin_tab = st.tabs(
     ["Upload files", "Paste text", "Documents and deletion", "Built-in collections"]
 )

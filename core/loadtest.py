@@ -1,0 +1,443 @@
+"""Load: many browser sessions searching at once while another one uploads and ingests.
+
+Starts ``streamlit run app.py`` on a free loopback port (or uses ``--url``), measures one
+user's search latency first, then runs ``--sessions`` Playwright contexts in one headless
+Chromium that search the demo collection repeatedly while one more context uploads a file on
+the Collections page and ingests it. Latency runs from pressing Enter to the script run
+finishing with the results on screen. Errors are exceptions or error boxes shown, and
+searches that showed no results. Every request to a non-loopback address is blocked and
+counted. Prints p50/p95 of both phases and their ratio, and the server's memory.
+
+Usage::
+
+    python -m core.loadtest --sessions 8 [--searches 12] [--model DIR] [--url URL] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("EMBEDLAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+QUERIES = (
+    "a large snake that squeezes its prey",
+    "how do plants turn sunlight into energy",
+    "interest rates at the bank",
+    "bats flying at night",
+    "the river flooded its banks",
+    "apple orchards in autumn",
+    "a spring of fresh water",
+    "cells divide and grow",
+)
+# Counts finished script runs: the app root's data-test-script-state leaves "running".
+RUN_WATCH = """
+(() => {
+  window.__runsStarted = 0;
+  window.__runsDone = 0;
+  let running = false;
+  const watch = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const state = app ? app.getAttribute('data-test-script-state') : null;
+    if (state === 'running' || state === 'rerunRequested') {
+      if (!running) window.__runsStarted += 1;
+      running = true;
+    } else if (running && state) { running = false; window.__runsDone += 1; }
+  };
+  new MutationObserver(watch).observe(document, {
+    attributes: true, subtree: true, attributeFilter: ['data-test-script-state'],
+  });
+})();
+"""
+RUN_FINISHED = """(n) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  return window.__runsStarted > n && state !== 'running' && state !== 'rerunRequested';
+}"""
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
+    """Wait for Streamlit's health endpoint.
+
+    Raises:
+        RuntimeError: if the server exits; TimeoutError if it does not answer in time.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not start")
+
+
+@contextlib.contextmanager
+def streamlit_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[tuple]:
+    """Run ``streamlit run app.py`` on a free loopback port; yield (url, process)."""
+    port = free_port()
+    environment = dict(os.environ, EMBEDLAB_DATA_DIR=str(data_dir), **(env or {}))
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    command += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    log_path = Path(data_dir).parent / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_listening(url, proc)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a request stays on this machine (data:, blob: and about: never leave it)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in LOOPBACK
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process and its children in MB (Linux), or None."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(child) for child in children]
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            return None
+    return round(total / 1024, 1)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` percentile (0-100) of ``values`` in ms, or None when empty."""
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    searches: int = 0
+    answered: int = 0
+    errors: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and percentiles."""
+        return {
+            "searches": self.searches,
+            "answered": self.answered,
+            "errors": len(self.errors),
+            "error_samples": self.errors[:5],
+            "outbound_blocked": len(self.blocked),
+            "p50_ms": percentile(self.latencies_ms, 50),
+            "p95_ms": percentile(self.latencies_ms, 95),
+            "max_ms": round(max(self.latencies_ms), 1) if self.latencies_ms else None,
+        }
+
+
+async def new_page(browser: Any, phase: Phase) -> Any:
+    """A fresh context (its own Streamlit session) that blocks and counts outbound requests."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+
+    async def guard(route: Any) -> None:
+        if is_loopback(route.request.url):
+            await route.continue_()
+        else:
+            phase.blocked.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", guard)
+    await context.add_init_script(RUN_WATCH)
+    return await context.new_page()
+
+
+async def open_search(page: Any, url: str, timeout_s: float) -> None:
+    """Open the Search page on the demo collection and wait for the question box."""
+    await page.goto(f"{url}/Search?collection=demo", wait_until="domcontentloaded")
+    await page.get_by_label("Question").wait_for(timeout=timeout_s * 1000)
+    await page.wait_for_function(RUN_FINISHED, arg=0, timeout=timeout_s * 1000)
+    await wait_idle(page)
+
+
+async def wait_idle(page: Any, quiet_s: float = 0.5) -> None:
+    """Wait until no script run has started or finished for ``quiet_s`` seconds."""
+    count = "window.__runsStarted + window.__runsDone"
+    while True:
+        before = await page.evaluate(count)
+        await asyncio.sleep(quiet_s)
+        if await page.evaluate(count) == before:
+            return
+
+
+async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
+    """Type a question, press Enter, wait for the run to finish; record latency and errors."""
+    box = page.get_by_label("Question")
+    await box.fill(query)
+    await wait_idle(page, 0.2)
+    before = await page.evaluate("window.__runsStarted")
+    started = time.perf_counter()
+    phase.searches += 1
+    try:
+        await box.press("Enter")
+        await page.wait_for_function(RUN_FINISHED, arg=before, timeout=timeout_s * 1000)
+        # The first HTML card of a session can appear a moment after the run ends (the
+        # markdown renderer loads lazily): results are "visible" when a card is on screen.
+        await page.locator(f"{ERRORS}, .hit").first.wait_for(timeout=timeout_s * 1000)
+    except Exception as exc:  # a timeout or a closed page: the search was not answered
+        phase.errors.append(f"{query!r}: not answered ({type(exc).__name__})")
+        return
+    phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+    errors = await page.locator(ERRORS).all_inner_texts()
+    if errors:
+        phase.errors.append(f"{query!r}: {errors[0][:200]}")
+    elif await page.locator(".hit").count() == 0:
+        phase.errors.append(f"{query!r}: no results shown")
+    else:
+        phase.answered += 1
+
+
+async def searcher(
+    browser: Any, url: str, number: int, count: int, phase: Phase, deadline: float, timeout_s: float
+) -> None:
+    """One session: open Search, then ask ``count`` different questions (until the deadline)."""
+    page = await new_page(browser, phase)
+    try:
+        await open_search(page, url, timeout_s)
+    except Exception as exc:  # the page never became usable: every search counts as lost
+        phase.errors.append(f"session {number} did not open: {type(exc).__name__}")
+        phase.searches += count
+        return
+    for i in range(count):
+        if time.monotonic() > deadline:
+            break
+        query = f"{QUERIES[(number + i) % len(QUERIES)]} {number}-{i}"
+        await timed_search(page, query, phase, timeout_s)
+    await page.context.close()
+
+
+def upload_file(records: int) -> bytes:
+    """A JSON Lines file of ``records`` short, distinct passages to ingest."""
+    lines = []
+    for n in range(records):
+        text = f"Upload passage {n}: {QUERIES[n % len(QUERIES)]}, noted on day {n // 8}."
+        lines.append(json.dumps({"id": f"u{n}", "text": text, "batch": str(n % 5)}))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@dataclass
+class Uploads:
+    """What the uploading session did."""
+
+    done: int = 0
+    seconds: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def uploader(
+    browser: Any,
+    url: str,
+    records: int,
+    phase: Phase,
+    searching: asyncio.Event,
+    result: Uploads,
+    timeout_s: float,
+) -> None:
+    """Upload and ingest a new collection, again and again while the searchers run."""
+    import re
+
+    page = await new_page(browser, phase)
+    number = 0
+    while number == 0 or (searching.is_set() and number < 5):
+        name = f"load-upload-{os.getpid()}-{number}"
+        started = time.perf_counter()
+        try:
+            await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
+            await page.get_by_label("Collection (new or existing)").first.fill(name)
+            files = [
+                {
+                    "name": f"{name}.jsonl",
+                    "mimeType": "application/json",
+                    "buffer": upload_file(records),
+                }
+            ]
+            await page.locator("input[type=file]").first.set_input_files(files=files)
+            await page.get_by_role("button", name="Add to collection").click()
+            done = page.get_by_text(re.compile(r"added \d+ documents"))
+            await done.wait_for(timeout=timeout_s * 1000)
+            result.done += 1
+            result.seconds.append(round(time.perf_counter() - started, 1))
+        except Exception as exc:  # a failed upload is an error to report, not a crash
+            result.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+        errors = await page.locator(ERRORS).all_inner_texts()
+        result.errors += [f"{name}: {text[:200]}" for text in errors]
+        number += 1
+    await page.context.close()
+
+
+async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[str, Any]:
+    """Warm up, measure one user, then the loaded phase; return the figures."""
+    from playwright.async_api import async_playwright
+
+    single, loaded, uploads = Phase(), Phase(), Uploads()
+    async with async_playwright() as play:
+        browser = await play.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        warm = Phase()
+        await searcher(browser, url, 99, 2, warm, time.monotonic() + 900, 600)  # builds the demo
+        far = time.monotonic() + args.seconds
+        await searcher(browser, url, 0, args.single, single, far, args.timeout)
+        memory_before = rss_mb(pid) if pid else None
+        searching = asyncio.Event()
+        searching.set()
+        deadline = time.monotonic() + args.seconds
+        upload = asyncio.create_task(
+            uploader(browser, url, args.records, loaded, searching, uploads, args.timeout)
+        )
+        await asyncio.gather(
+            *(
+                searcher(browser, url, n + 1, args.searches, loaded, deadline, args.timeout)
+                for n in range(args.sessions)
+            )
+        )
+        searching.clear()
+        await upload
+        await browser.close()
+    return report(args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None)
+
+
+def report(
+    args: argparse.Namespace,
+    warm: Phase,
+    single: Phase,
+    loaded: Phase,
+    uploads: Uploads,
+    memory_before: float | None,
+    memory_after: float | None,
+) -> dict[str, Any]:
+    """The figures as one dict."""
+    one, many = single.summary(), loaded.summary()
+    ratio = None
+    if one["p95_ms"] and many["p95_ms"]:
+        ratio = round(many["p95_ms"] / one["p95_ms"], 2)
+    return {
+        "sessions": args.sessions,
+        "warm_up_errors": len(warm.errors),
+        "single_user": one,
+        "loaded": many,
+        "p95_ratio": ratio,
+        "uploads": {"done": uploads.done, "seconds": uploads.seconds, "errors": uploads.errors},
+        "server_rss_mb": {"before_load": memory_before, "after_load": memory_after},
+        "errors_total": len(single.errors) + len(loaded.errors) + len(uploads.errors),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m core.loadtest", description=__doc__)
+    parser.add_argument("--sessions", type=int, default=8, help="searching browser sessions")
+    parser.add_argument("--searches", type=int, default=12, help="searches per session")
+    parser.add_argument("--single", type=int, default=20, help="single-user searches first")
+    parser.add_argument("--seconds", type=float, default=600, help="cap on the loaded phase")
+    parser.add_argument("--timeout", type=float, default=180, help="seconds one search may take")
+    parser.add_argument("--records", type=int, default=300, help="records in each upload")
+    parser.add_argument("--url", help="use this running server instead of starting one")
+    parser.add_argument("--model", help="EMBEDLAB_MODEL for the started server")
+    parser.add_argument("--data-dir", type=Path, help="data dir for the started server")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    """A few readable lines."""
+    one, many = figures["single_user"], figures["loaded"]
+    print(
+        f"single user: {one['searches']} searches, p50 {one['p50_ms']} ms, "
+        f"p95 {one['p95_ms']} ms, errors {one['errors']}"
+    )
+    print(
+        f"{figures['sessions']} sessions + 1 uploading: {many['searches']} searches, "
+        f"{many['answered']} answered, errors {many['errors']}, p50 {many['p50_ms']} ms, "
+        f"p95 {many['p95_ms']} ms (p95 ratio {figures['p95_ratio']})"
+    )
+    uploads = figures["uploads"]
+    print(
+        f"uploads: {uploads['done']} ingested in {uploads['seconds']} s, "
+        f"errors {len(uploads['errors'])}; outbound requests blocked: "
+        f"{one['outbound_blocked'] + many['outbound_blocked']}"
+    )
+    print(f"server memory (MB): {figures['server_rss_mb']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the load test; exit status 1 on any error or unanswered search."""
+    args = build_parser().parse_args(argv)
+    if args.url:
+        figures = asyncio.run(measure(args.url.rstrip("/"), args, None))
+    else:
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="embedlab-load-")) / "data"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env = {"EMBEDLAB_MODEL": args.model} if args.model else {}
+        with streamlit_server(data_dir, env) as (url, proc):
+            figures = asyncio.run(measure(url, args, proc.pid))
+    if args.json:
+        print(json.dumps(figures, indent=2))
+    else:
+        print_figures(figures)
+    bad = figures["errors_total"] or figures["loaded"]["answered"] < figures["loaded"]["searches"]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""Several browser sessions searching while another uploads: every search answered, no error.
+
+A small run of ``python -m core.loadtest`` (3 searching sessions, 3 searches each, 1 uploading
+session) against ``streamlit run app.py`` on the tiny model. Latencies are printed, not
+asserted: the full run (8 sessions) reports the p95 ratio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from core import builtin, loadtest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def test_three_sessions_search_while_one_uploads(
+    tmp_path: Path, tiny_model_dir: Path, tiny_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not Path(loadtest.CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {loadtest.CHROMIUM}: apt-get install chromium")
+    data = tmp_path / "data"
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(data))
+    builtin.ensure_demo(tiny_embedder)  # as the server would on its first request, only sooner
+    args = loadtest.build_parser().parse_args(
+        ["--sessions", "3", "--searches", "3", "--single", "3", "--records", "40"]
+    )
+    env = {"EMBEDLAB_MODEL": str(tiny_model_dir)}
+    with loadtest.streamlit_server(data, env) as (url, proc):
+        figures = asyncio.run(loadtest.measure(url, args, proc.pid))
+    print(figures)
+    single, loaded = figures["single_user"], figures["loaded"]
+    assert single["answered"] == single["searches"] == 3
+    assert loaded["answered"] == loaded["searches"] == 9, loaded["error_samples"]
+    assert figures["errors_total"] == 0, figures
+    assert figures["uploads"]["done"] >= 1 and figures["uploads"]["errors"] == []
+    assert single["outbound_blocked"] == loaded["outbound_blocked"] == 0
+    assert figures["server_rss_mb"]["after_load"] is not None
