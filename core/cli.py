@@ -1,4 +1,5 @@
-"""Command line for ingest, search, collections and the built-in collections.
+"""Command line: ingest, search, collections, the built-in collections, eval (and, from
+``core.cli_tools``, export, compare-word, wic-fit and bench).
 
 Errors go to stderr with a non-zero exit status and a message a person can act on.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core import config
+from core import cli_tools, config
 from core.errors import InputError, LabError
 
 log = logging.getLogger("core")
@@ -59,9 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
     evaluate.add_argument("--collection", help="reuse an ingested SciFact collection")
 
-    bench = sub.add_parser("bench", help="ingest throughput and query latency vs baselines")
-    bench.add_argument("--documents", type=int, default=2000)
-    bench.add_argument("--queries", type=int, default=200)
+    cli_tools.add_parsers(sub)
     return parser
 
 
@@ -304,14 +303,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``bench``: speed ratios against baselines measured in the same run."""
-    from core.benchmark import run_bench
-
-    print(json.dumps(run_bench(args.documents, args.queries), indent=2))
-    return 0
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -320,5 +311,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": cmd_builtin,
     "stdlib": cmd_builtin,
     "eval": cmd_eval,
-    "bench": cmd_bench,
+    **cli_tools.COMMANDS,
 }

@@ -163,3 +163,31 @@ def test_model_mismatch_refused(cli, corpus: Path, data_dir: Path, tmp_path: Pat
     )
     assert proc.returncode == 2
     assert "was built with model" in proc.stderr
+
+
+def test_export_projector_writes_aligned_tsv_files(cli, corpus: Path, tmp_path: Path) -> None:
+    cli("ingest", str(corpus), "--collection", "c5", "--id-field", "_id")
+    out = tmp_path / "projector"
+    proc = cli("export", "--collection", "c5", "--format", "projector", str(out))
+    assert "4 vectors" in proc.stdout
+    vectors = (out / "vectors.tsv").read_text().splitlines()
+    metadata = (out / "metadata.tsv").read_text().splitlines()
+    assert len(vectors) == 4 and len(metadata) == 5  # metadata has a header row
+    assert all(len(line.split("\t")) == 32 for line in vectors)  # the tiny model's dimension
+    assert metadata[0].split("\t")[:2] == ["doc_id", "title"]
+    assert {line.split("\t")[0] for line in metadata[1:]} >= {"a1", "a2", "a3"}
+    assert not list(out.glob(".*.tmp"))
+    proc = cli("export", "--collection", "missing", str(out), ok=False)
+    assert proc.returncode == 2 and "No collection named 'missing'" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["compare-word", "bank"], "Give a word and two sentences"),
+        (["compare-word", "--pairs", "/no/such.jsonl"], "Cannot read"),
+    ],
+)
+def test_compare_word_usage_errors(cli, args: list[str], message: str) -> None:
+    proc = cli(*args, ok=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

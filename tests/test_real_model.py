@@ -61,3 +61,57 @@ def test_stsb_dev_spearman_matches_published(real_embedder) -> None:
     s1, s2, gold = evaluation.load_stsb(Path(STSB_DEV))
     score = evaluation.stsb_spearman(real_embedder.encode, s1, s2, gold)
     assert score == pytest.approx(86.72, abs=0.1)
+
+
+def test_compare_word_command_both_forms(tmp_path: Path) -> None:
+    """``python -m core compare-word`` on the real model: single form and --pairs --json."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    pairs = tmp_path / "pairs.jsonl"
+    records = [
+        {
+            "id": "m",
+            "sentence_a": "We trained the model on a million labelled images.",
+            "word_a": "model",
+            "sentence_b": "The model walked down the runway in a silk gown.",
+            "word_b": "model",
+        },
+        {"id": "bad", "sentence_a": "A cat.", "word_a": "dog", "sentence_b": "x", "word_b": "x"},
+        {
+            "id": "same",
+            "sentence_a": "She deposited her salary at the bank.",
+            "word_a": "bank",
+            "sentence_b": "The bank approved the loan for the new house.",
+            "word_b": "bank",
+        },
+    ]
+    pairs.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "core", "compare-word", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    proc = run("--pairs", str(pairs), "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["id"] for line in lines] == ["m", "bad", "same"]
+    model, bad, same = lines
+    assert set(model) == {"id", "similarity", "by_layer", "same_sense"}
+    assert len(model["by_layer"]) == 7 and model["similarity"] == model["by_layer"][-1]
+    assert model["by_layer"][0] > 0.9 > model["by_layer"][-1]  # one vector, then drift
+    assert model["same_sense"] is False and same["same_sense"] is True
+    assert "not a word of the sentence" in bad["error"] and "bad" in proc.stderr
+
+    single = run("bank", "We sat on the river bank.", "The bank raised its rates.", "--json")
+    assert single.returncode == 0, single.stderr
+    result = json.loads(single.stdout)
+    assert result["word_a"] == "bank" and len(result["by_layer"]) == 7
+    assert isinstance(result["same_sense"], bool) and 0 < result["similarity"] < 1

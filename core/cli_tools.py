@@ -1,0 +1,160 @@
+"""Command-line tools beside search: export, compare-word, wic-fit and the one benchmark.
+
+Registered on the parser by :func:`add_parsers`; :data:`COMMANDS` maps each name to its
+function. Errors are raised as ``LabError`` and turned into a message by ``core.cli.main``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from core.errors import InputError
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Add this module's sub-commands to ``python -m core``."""
+    export = sub.add_parser("export", help="write a collection for another tool")
+    export.add_argument("out_dir", type=Path, help="folder for vectors.tsv and metadata.tsv")
+    export.add_argument("--collection", required=True)
+    export.add_argument(
+        "--format", choices=["projector"], default="projector", help="TensorFlow Projector TSV"
+    )
+
+    compare = sub.add_parser(
+        "compare-word",
+        help="how similar a word is in two sentences, layer by layer, and whether it is the "
+        "same sense",
+    )
+    compare.add_argument("word", nargs="?", help="the word (single form)")
+    compare.add_argument("sentence_a", nargs="?", help="first sentence (single form)")
+    compare.add_argument("sentence_b", nargs="?", help="second sentence (single form)")
+    compare.add_argument(
+        "--pairs",
+        type=Path,
+        help='JSONL of {"id", "sentence_a", "word_a", "sentence_b", "word_b"} lines',
+    )
+    compare.add_argument("--json", action="store_true", help="print JSON")
+
+    wic = sub.add_parser("wic-fit", help="fit the same-sense verdict on WiC train, report dev")
+    wic.add_argument("--out", type=Path, help="calibration file (default: the committed one)")
+
+    bench = sub.add_parser("bench", help="every speed and quality figure, one table and JSON")
+    bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("bench-results.json"), help="JSON file to write"
+    )
+    bench.add_argument("--collection", help="reuse an ingested SciFact collection")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """``export --collection NAME --format projector OUT_DIR``."""
+    from core.collections import Collection
+    from core.embedder import Embedder
+    from core.export import export_projector
+
+    collection = Collection(args.collection, Embedder().info)
+    done = export_projector(collection, args.out_dir)
+    print(
+        f"{args.collection}: {done.rows:,} vectors of {done.dimension} dimensions -> "
+        f"{done.vectors} and {done.metadata} (load both in projector.tensorflow.org)"
+    )
+    return 0
+
+
+def cmd_compare_word(args: argparse.Namespace) -> int:
+    """``compare-word --pairs FILE.jsonl --json`` or ``compare-word WORD "A" "B"``."""
+    from core.context import compare_pairs, compare_word
+
+    if args.pairs is not None:
+        if args.word is not None:
+            raise InputError("Give either --pairs FILE.jsonl or WORD SENTENCE_A SENTENCE_B.")
+        records = _read_pairs(args.pairs)
+        failed = 0
+        for result in compare_pairs(records):
+            failed += "error" in result
+            if "error" in result:
+                print(f"pair {result['id']}: {result['error']}", file=sys.stderr)
+            if args.json or "error" not in result:
+                print(json.dumps(_rounded(result), ensure_ascii=False))
+        return 1 if failed and failed == len(records) else 0
+    if args.sentence_b is None:
+        raise InputError(
+            'Give a word and two sentences: compare-word bank "We sat on the river bank." '
+            '"The bank raised its rates." (or --pairs FILE.jsonl).'
+        )
+    result = _rounded(compare_word(args.word, args.sentence_a, args.sentence_b))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    verdict = "same sense" if result["same_sense"] else "different senses"
+    print(
+        f"'{result['word_a']}' vs '{result['word_b']}': cosine {result['similarity']:.3f} at the "
+        f"last layer; {verdict} (score {result['score']:.3f}, threshold {result['threshold']:.3f})"
+    )
+    layers = " ".join(f"{v:.2f}" for v in result["by_layer"])
+    print(f"by layer, from the embedding layer: {layers}")
+    return 0
+
+
+def _read_pairs(path: Path) -> list[dict]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {path}: {exc}") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} line {number} is not JSON: {exc.msg}") from None
+        if not isinstance(record, dict):
+            raise InputError(f"{path} line {number} is not a JSON object.")
+        records.append(record)
+    if not records:
+        raise InputError(f"{path} holds no pairs.")
+    return records
+
+
+def _rounded(result: dict) -> dict:
+    out = dict(result)
+    for key in ("similarity", "score", "threshold"):
+        if isinstance(out.get(key), float):
+            out[key] = round(out[key], 6)
+    if "by_layer" in out:
+        out["by_layer"] = [round(float(v), 6) for v in out["by_layer"]]
+    return out
+
+
+def cmd_wic_fit(args: argparse.Namespace) -> int:
+    """``wic-fit``: fit on WiC train, score dev, write the calibration file."""
+    from core.wic import CALIBRATION_PATH, fit_wic
+
+    summary = fit_wic(out=args.out or CALIBRATION_PATH)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``bench [--quick]``: the one table, printed, and the figures as JSON."""
+    from core.benchsuite import format_report, run_all
+
+    def say(name: str) -> None:
+        print(f"bench: {name}…", file=sys.stderr, flush=True)
+
+    figures = run_all(args.quick, args.collection, args.out, say)
+    print(format_report(figures))
+    print(f"\nfigures written to {args.out}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {
+    "export": cmd_export,
+    "compare-word": cmd_compare_word,
+    "wic-fit": cmd_wic_fit,
+    "bench": cmd_bench,
+}
