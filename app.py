@@ -6,6 +6,15 @@ from core import config
 from core.errors import LabError
 from ui import components, resources
 
+WHERE = {
+    "Search": "ask a question in plain words; see why each result matched",
+    "Collections": "upload, paste, list, delete; build the standard library collection",
+    "Explore": "the collection as a map (PCA, UMAP, t-SNE), your question placed on it",
+    "Words": "word pieces and the model's own word vectors; nearest words; arithmetic",
+    "Context": "one word in several sentences, followed layer by layer; same sense or not",
+    "How it works": "your sentence through the model, step by step",
+}
+
 components.page_setup("Home")
 st.title("Embedding Lab")
 st.markdown(
@@ -18,7 +27,7 @@ st.markdown(
     "(up to 254 word pieces), every chunk becomes a 384-number vector, and the vectors go "
     "into a FAISS index saved on disk beside a SQLite copy of the text. A question becomes a "
     "vector the same way; the chunks whose vectors point in the most similar direction "
-    "(cosine similarity) are the answers."
+    "(cosine similarity) are the answers, fused with a keyword ranking (BM25) by default."
 )
 
 try:
@@ -31,12 +40,8 @@ except LabError as exc:
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("Where to go")
-    st.page_link("pages/1_Search.py", label="Search: ask a question in plain words", icon="🔎")
-    st.page_link(
-        "pages/2_Collections.py",
-        label="Collections: upload, paste, list, delete",
-        icon="🗂️",
-    )
+    for path, label, icon in components.pages()[1:]:
+        st.page_link(path, label=f"{label}: {WHERE.get(label, label)}", icon=icon)
 with c2:
     st.subheader("Collections")
     if not infos:

@@ -11,6 +11,7 @@ counted. Prints p50/p95 of both phases and their ratio, and the server's memory.
 Usage::
 
     python -m core.loadtest --sessions 8 [--searches 12] [--model DIR] [--url URL] [--json]
+    python -m core.loadtest --rounds 5     # memory after each of 5 full session cycles
 """
 
 from __future__ import annotations
@@ -357,6 +358,64 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     return report(args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None)
 
 
+async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeout_s: float):
+    """One user's full visit: search, explore with a query, context, upload; then leave."""
+    import re
+
+    page = await new_page(browser, phase)
+    wait = timeout_s * 1000
+    try:
+        await open_search(page, url, timeout_s)
+        await timed_search(page, f"{QUERIES[number % len(QUERIES)]} {number}", phase, timeout_s)
+        for path in ("Explore?collection=demo&q=garden%20soil", "Context"):
+            await page.goto(f"{url}/{path}", wait_until="domcontentloaded")
+            shown = page.locator(f'[data-testid="stVegaLiteChart"], {ERRORS}').first
+            await shown.wait_for(timeout=wait)
+        await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
+        await page.get_by_label("Collection (new or existing)").first.fill("session-cycle")
+        upload = {"name": "cycle.jsonl", "mimeType": "application/json", "buffer": upload_file(30)}
+        await page.locator("input[type=file]").first.set_input_files(files=[upload])
+        await page.get_by_role("button", name="Add to collection").click()
+        done = page.get_by_text(re.compile(r"added \d+ documents|already"))
+        await done.first.wait_for(timeout=wait)
+        errors = await page.locator(ERRORS).all_inner_texts()
+        phase.errors += [f"round {number}: {text[:200]}" for text in errors]
+    except Exception as exc:  # a page that never became usable is an error to report
+        phase.errors.append(f"round {number}: {type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        await page.context.close()
+
+
+async def memory_rounds(url: str, pid: int, rounds: int, timeout_s: float) -> dict[str, Any]:
+    """Run ``rounds`` full session cycles one after another; the server's memory after each.
+
+    A server that keeps something per session (or per query) grows round after round; one
+    that only warms its caches levels off after the first rounds.
+    """
+    from playwright.async_api import async_playwright
+
+    phase, memory = Phase(), []
+    async with async_playwright() as play:
+        browser = await play.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        for number in range(1, rounds + 1):
+            await session_cycle(browser, url, number, phase, timeout_s)
+            await asyncio.sleep(2.0)  # let the server finish the session's last run
+            memory.append(rss_mb(pid))
+        await browser.close()
+    growth = None
+    if len(memory) >= 2 and all(memory):
+        growth = round(max(memory[1:]) / memory[1] - 1, 4)
+    return {
+        "rounds": rounds,
+        "server_rss_mb": memory,
+        "growth_after_round_2": growth,
+        "errors": phase.errors,
+        "outbound_blocked": len(phase.blocked),
+    }
+
+
 def report(
     args: argparse.Namespace,
     warm: Phase,
@@ -395,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--model", help="EMBEDLAB_MODEL for the started server")
     parser.add_argument("--data-dir", type=Path, help="data dir for the started server")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="instead of the load test: this many full session cycles, memory after each",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     return parser
 
@@ -423,6 +488,9 @@ def print_figures(figures: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the load test; exit status 1 on any error or unanswered search."""
     args = build_parser().parse_args(argv)
+    if args.url and args.rounds:
+        print("--rounds measures the server it starts itself; leave out --url.", file=sys.stderr)
+        return 2
     if args.url:
         figures = asyncio.run(measure(args.url.rstrip("/"), args, None))
     else:
@@ -430,7 +498,13 @@ def main(argv: list[str] | None = None) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         env = {"EMBEDLAB_MODEL": args.model} if args.model else {}
         with streamlit_server(data_dir, env) as (url, proc):
-            figures = asyncio.run(measure(url, args, proc.pid))
+            if args.rounds:
+                figures = asyncio.run(memory_rounds(url, proc.pid, args.rounds, args.timeout))
+            else:
+                figures = asyncio.run(measure(url, args, proc.pid))
+    if args.rounds:
+        print(json.dumps(figures, indent=2))
+        return 1 if figures["errors"] else 0
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -39,3 +39,19 @@ def test_three_sessions_search_while_one_uploads(
     assert figures["uploads"]["done"] >= 1 and figures["uploads"]["errors"] == []
     assert single["outbound_blocked"] == loaded["outbound_blocked"] == 0
     assert figures["server_rss_mb"]["after_load"] is not None
+
+
+def test_memory_levels_off_over_five_session_cycles(
+    tmp_path: Path, tiny_model_dir: Path, tiny_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search, explore, context and upload, five times: memory within 10% of round 2."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(data))
+    builtin.ensure_demo(tiny_embedder)
+    env = {"EMBEDLAB_MODEL": str(tiny_model_dir)}
+    with loadtest.streamlit_server(data, env) as (url, proc):
+        figures = asyncio.run(loadtest.memory_rounds(url, proc.pid, 5, 180))
+    print(figures)
+    assert figures["errors"] == [] and figures["outbound_blocked"] == 0
+    assert len(figures["server_rss_mb"]) == 5 and all(figures["server_rss_mb"])
+    assert figures["growth_after_round_2"] <= 0.10, figures["server_rss_mb"]
