@@ -40,8 +40,8 @@ except LabError as exc:
 c1, c2 = st.columns(2)
 with c1:
     st.subheader("Where to go")
-    for path, label, icon in components.pages()[1:]:
-        st.page_link(path, label=f"{label}: {WHERE.get(label, label)}", icon=icon)
+    for path, label in components.pages()[1:]:
+        st.page_link(path, label=f"{label}: {WHERE.get(label, label)}")
 with c2:
     st.subheader("Collections")
     if not infos:

@@ -150,7 +150,7 @@ def read_limited(path: Path) -> bytes:
     size = path.stat().st_size
     if size > LIMITS.max_file_bytes:
         raise InputError(
-            f"File is {size / 1e6:.1f} MB; the limit is {LIMITS.max_file_bytes / 1e6:.0f} MB. "
+            f"File is {size / 2**20:.1f} MB; the limit is {LIMITS.max_file_bytes / 2**20:.0f} MB. "
             "Split it into smaller files."
         )
     return path.read_bytes()

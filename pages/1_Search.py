@@ -10,8 +10,9 @@ from ui import components, resources
 components.page_setup("Search")
 st.title("Search by meaning")
 st.caption(
-    "Your question and every passage become vectors; the closest passages by cosine "
-    "similarity come first. One hit per document: its best-matching chunk."
+    "Your question and every passage become vectors; passages whose vectors point the same "
+    "way (cosine similarity) rank high, fused by default with a keyword ranking (BM25). One "
+    "hit per document: its best-matching chunk."
 )
 
 resources.ensure_demo()
@@ -20,7 +21,7 @@ with right:
     name = components.pick_collection("search_collection")
     k = st.slider("Results", 1, 50, 10, key="search_k")
     why = st.toggle(
-        "Why each result matched",
+        "Explain matches",
         value=True,
         key="search_why",
         help="Split each cosine score into the contributions of the words on both sides.",

@@ -14,7 +14,7 @@ LIMITS = config.LIMITS
 components.page_setup("Collections")
 st.title("Collections")
 st.caption(
-    f"Limits: {LIMITS.max_file_bytes // 1_000_000} MB per file, "
+    f"Limits: {LIMITS.max_file_bytes // 2**20} MB per file, "
     f"{LIMITS.max_documents_per_ingest:,} documents per ingest, "
     f"{LIMITS.max_document_chars:,} characters per document. Accepted: txt, md, csv, jsonl, "
     "pdf. Long documents are split into overlapping chunks that fit the model."
@@ -100,8 +100,8 @@ with add_tab:
                 try:
                     if upload.size > LIMITS.max_file_bytes:
                         raise LabError(
-                            f"File is {upload.size / 1e6:.1f} MB; the limit is "
-                            f"{LIMITS.max_file_bytes / 1e6:.0f} MB."
+                            f"File is {upload.size / 2**20:.1f} MB; the limit is "
+                            f"{LIMITS.max_file_bytes / 2**20:.0f} MB."
                         )
                     docs += read_bytes(upload.getvalue(), upload.name, upload.name, fields)
                 except LabError as exc:

@@ -13,7 +13,7 @@ AUTO_SECONDS = 8  # longer layouts wait for a click, after showing their estimat
 COLOURS = ["(none)", "clusters"]
 SCORE = {"score": "{:.3f}"}
 
-components.page_setup("Explore", ":material/scatter_plot:")
+components.page_setup("Explore")
 st.title("Explore the space")
 st.caption(
     "Every chunk of a collection is a 384-number vector. A projection squeezes them onto a "

@@ -17,7 +17,7 @@ from ui import components, resources
 COSINE = {"cosine": "{:.3f}"}
 
 
-components.page_setup("Words", ":material/abc:")
+components.page_setup("Words")
 st.title("Words and word pieces")
 st.caption(
     "Before any attention layer runs, the model looks each word piece up in a table of about "

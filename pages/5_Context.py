@@ -25,7 +25,7 @@ EXAMPLES = {
     ),
 }
 
-components.page_setup("Context", ":material/compare_arrows:")
+components.page_setup("Context")
 st.title("Words in context")
 st.caption(
     "A word piece enters the model as the same vector in every sentence. Each of the six "

@@ -13,7 +13,7 @@ from core.errors import LabError
 from ui import components, resources
 
 DIMS = 8
-components.page_setup("How it works", ":material/school:")
+components.page_setup("How it works")
 st.title("How the model turns text into a vector")
 st.caption(
     "Live, on your sentence, with the same model that serves search (all-MiniLM-L6-v2). It "

@@ -188,3 +188,40 @@ def test_words_page_draws_maps_and_heatmaps(server: str, browser: object) -> Non
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "words.png"), full_page=True)
     assert page.outbound == []
+
+
+def test_context_deep_link_follows_model_through_the_layers(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Context", wait_until="domcontentloaded")
+    page.get_by_text("Meaning drift across layers").wait_for(timeout=240_000)
+    verdict = page.get_by_text(re.compile(r"Sentences 1 and 2: (the same sense|different senses)"))
+    verdict.wait_for(timeout=120_000)
+    assert "different senses" in verdict.inner_text()  # model: machine learning vs fashion
+    page.get_by_text("What moved the vector").wait_for(timeout=120_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= 4",
+        timeout=120_000,
+    )
+    assert page.locator("[data-testid='stException']").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "context.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_how_it_works_walks_a_sentence_to_its_vector(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/How_it_works", wait_until="domcontentloaded")
+    page.get_by_text("6. One vector for the whole text").wait_for(timeout=240_000)
+    box = page.get_by_label("Your sentence")
+    box.fill("A python swallowed the rabbit whole.")
+    box.press("Enter")
+    page.get_by_text("swallowed", exact=False).first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "document.body.innerText.includes('swallow')"
+        " && !document.querySelector('[data-testid=\"stApp\"][data-test-script-state=running]')",
+        timeout=120_000,
+    )
+    assert page.locator("[data-testid='stException']").count() == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "how-it-works.png"), full_page=True)
+    assert page.outbound == []

@@ -31,46 +31,35 @@ CARD_CSS = """
 
 
 ROOT = Path(__file__).resolve().parents[1]
-# Emoji, never ":material/...": Streamlit fetches Material Symbols from a font CDN, and the
-# lab makes no outbound request (the browser tests check this).
-ICONS = {
-    "Home": "🏠",
-    "Search": "🔎",
-    "Collections": "🗂️",
-    "Explore": "🗺️",
-    "Words": "🔤",
-    "Context": "🧭",
-    "How it works": "🎓",
-}
+ICON = str(Path(__file__).with_name("icon.png"))  # a local file: no font or CDN needed
 
 
-def pages() -> list[tuple[str, str, str]]:
-    """(path, label, icon) of the home page and every file in ``pages/``, in order."""
-    found = [("app.py", "Home", ICONS["Home"])]
+def pages() -> list[tuple[str, str]]:
+    """(path, label) of the home page and every file in ``pages/``, in order."""
+    found = [("app.py", "Home")]
     for path in sorted((ROOT / "pages").glob("[0-9]*_*.py")):
-        label = path.stem.split("_", 1)[1].replace("_", " ")
-        found.append((f"pages/{path.name}", label, ICONS.get(label, "📄")))
+        found.append((f"pages/{path.name}", path.stem.split("_", 1)[1].replace("_", " ")))
     return found
 
 
-def page_setup(title: str, icon: str | None = None) -> None:
+def page_setup(title: str) -> None:
     """Common page configuration and the sidebar's links to every page.
 
-    The icon comes from :data:`ICONS` by title; a ``:material/...`` icon is never used.
+    No icons in the links: Streamlit's Material icons come from a font CDN (the lab makes no
+    outbound request; the browser tests check it), and emoji need an emoji font that many
+    Linux machines lack. The tab icon is a PNG shipped with the app.
     """
-    if not icon or icon.startswith(":material/"):
-        icon = ICONS.get(title, "📄")
-    st.set_page_config(page_title=f"{title} · Embedding Lab", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · Embedding Lab", page_icon=ICON, layout="wide")
     with st.sidebar:
         st.markdown("### Embedding Lab")
-        for path, label, page_icon in pages():
-            st.page_link(path, label=label, icon=page_icon)
+        for path, label in pages():
+            st.page_link(path, label=label)
         st.caption("all-MiniLM-L6-v2 · runs locally, offline")
 
 
 def show_error(exc: Exception) -> None:
     """Show a core error as a message (never a traceback)."""
-    st.error(str(exc), icon="⚠️")
+    st.error(str(exc))
 
 
 def pick_collection(key: str, label: str = "Collection") -> str | None:
