@@ -25,10 +25,13 @@ from core.collections import INDEX_FILE, Collection
 from core.documents import Document
 from core.index import exact_top, recall_at
 
+NOISE = 0.8
 QUERIES = ["how do plants make energy", "interest rates and banks", "a snake that squeezes"]
 
 
-def synthetic_vectors(count: int, dimension: int, seed: int = 0) -> np.ndarray:
+def synthetic_vectors(
+    count: int, dimension: int, seed: int = 0, noise: float = NOISE
+) -> np.ndarray:
     """(count, dimension) float32 unit vectors clustered around fixed random topic centres.
 
     The centres are the same for every seed, so vectors made with another seed are new
@@ -40,7 +43,7 @@ def synthetic_vectors(count: int, dimension: int, seed: int = 0) -> np.ndarray:
     for start in range(0, count, 100_000):
         n = min(100_000, count - start)
         block = centres[rng.integers(0, len(centres), n)]
-        block += 0.8 * rng.standard_normal((n, dimension)).astype(np.float32)
+        block += noise * rng.standard_normal((n, dimension)).astype(np.float32)
         out[start : start + n] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
@@ -83,6 +86,7 @@ def measure(embedder: Any, size: int, seed: int = 0) -> dict[str, Any]:
                 exact_ms.append((time.perf_counter() - started) * 1e3)
         qvec = synthetic_vectors(100, embedder.dimension, seed + 1)
         _, found = collection.index.search(qvec, 10)
+        probes = probe_sweep(collection.index, qvec) if collection.index.kind == "ivf-flat" else {}
         exact = exact_top(vectors, qvec, 10) + 1  # chunk ids start at 1, in vector order
         disk = sum(f.stat().st_size for f in collection.path.rglob("*") if f.is_file())
         index_bytes = (collection.path / INDEX_FILE).stat().st_size
@@ -104,9 +108,31 @@ def measure(embedder: Any, size: int, seed: int = 0) -> dict[str, Any]:
             "rss_gb": round(rss, 2),
             "disk_gb": round(disk / 1e9, 2),
             "vectors": "synthetic",
+            "ivf_search_ms_by_nprobe": probes,
         }
         del collection, vectors
     gc.collect()
+    return out
+
+
+def probe_sweep(index: Any, queries: np.ndarray) -> dict[str, float]:
+    """Mean ms of the IVF search alone at larger ``nprobe`` values than the tuned one.
+
+    Synthetic clusters are easier for IVF than real embeddings (on SciFact's real vectors the
+    tuning needed 128 of 392 lists), so this shows what more probes would cost at this size.
+    """
+    import faiss
+
+    out = {}
+    raw = index._index
+    for nprobe in (16, 64, 256, 1024):
+        if nprobe > raw.nlist:
+            break
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        started = time.perf_counter()
+        for q in queries:
+            raw.search(q[None, :], 10, params=params)
+        out[str(nprobe)] = round((time.perf_counter() - started) * 1e3 / len(queries), 2)
     return out
 
 

@@ -158,6 +158,9 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "",
             )
         )
+        if row.get("ivf_search_ms_by_nprobe"):
+            sweep = ", ".join(f"{k}: {v}" for k, v in row["ivf_search_ms_by_nprobe"].items())
+            out.append((f"IVF search ms by nprobe at {n} (search only)", sweep, "", ""))
     proj = figures.get("projection", {})
     for row in proj.get("runs", []):
         seconds = "skipped" if row["seconds"] is None else f"{row['seconds']:.1f}"

@@ -28,7 +28,10 @@ from core import atomic, config
 log = logging.getLogger(__name__)
 
 APPROX_THRESHOLD = 50_000
-TARGET_RECALL = 0.985
+# Measured on SciFact (9,633 real chunks, 809 real questions): the build-time queries (means
+# of two stored vectors) are easier than real questions. Tuned to 0.985 on them, the real
+# questions got 0.977 (nprobe 64 of 392 lists); tuned to 0.995 they got 0.994 (nprobe 128).
+TARGET_RECALL = 0.995
 RECALL_QUERIES = 300
 
 # One query at a time is served best by one thread: OpenMP threads spinning against torch on
