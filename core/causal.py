@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from core.embedder import thread_safe_tokenizer
 from core.errors import InputError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def load_causal(path: str) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
+            tokenizer = thread_safe_tokenizer(AutoTokenizer.from_pretrained(path))
             model = AutoModelForCausalLM.from_pretrained(path)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelNotFoundError(

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +46,33 @@ def _encoder_name(encoder: str | None) -> str:
             f"Unknown encoder '{name}': use one of {', '.join(config.ENCODERS)}."
         )
     return name
+
+
+def thread_safe_tokenizer(tokenizer: Any) -> Any:
+    """Make a shared Hugging Face fast tokenizer safe to call from many threads at once.
+
+    A fast tokenizer keeps its padding and truncation settings in the Rust object it wraps,
+    and every call first sets them, then tokenizes. Two sessions calling at once with
+    different settings (chunking without padding, ``encode`` with padding) race: one call
+    tokenizes with the other's settings and fails with "Unable to create tensor", or the Rust
+    object is "Already borrowed". Every Streamlit session shares one model, so the lab puts
+    each tokenizer call under a lock of its own; a call takes well under a millisecond per
+    text, so the lock costs nothing next to the model. The instance's class is swapped for a
+    subclass, so ``isinstance`` and everything else about the tokenizer stay as they were.
+    """
+    cls = type(tokenizer)
+    if getattr(cls, "_embedlab_locked", False) or not hasattr(cls, "_encode_plus"):
+        return tokenizer
+    lock = threading.RLock()
+
+    def _encode_plus(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return cls._encode_plus(self, *args, **kwargs)
+
+    namespace = {"_encode_plus": _encode_plus, "_embedlab_locked": True}
+    namespace["__module__"] = cls.__module__
+    tokenizer.__class__ = type(cls.__name__, (cls,), namespace)
+    return tokenizer
 
 
 class Embedder:
@@ -83,6 +112,7 @@ class Embedder:
                 "local sentence-transformers folder, or unset it to use the bundled model."
             ) from None
         self.model.eval()
+        thread_safe_tokenizer(self.model.tokenizer)
         self._onnx = None
         if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
             from core.onnx_encoder import OnnxEncoder

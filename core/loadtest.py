@@ -47,6 +47,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# How often a waiting page checks whether its run finished. Playwright's default checks on
+# every animation frame, which keeps 9 headless pages drawing frames and takes CPU from the
+# server under test; 50 ms adds at most 50 ms to a measured search, in both phases alike.
+POLL_MS = 50
 QUERIES = (
     "a large snake that squeezes its prey",
     "how do plants turn sunlight into energy",
@@ -207,7 +211,9 @@ async def open_search(page: Any, url: str, timeout_s: float) -> None:
     """Open the Search page on the demo collection and wait for the question box."""
     await page.goto(f"{url}/Search?collection=demo", wait_until="domcontentloaded")
     await page.get_by_label("Question").wait_for(timeout=timeout_s * 1000)
-    await page.wait_for_function(RUN_FINISHED, arg=0, timeout=timeout_s * 1000)
+    await page.wait_for_function(
+        RUN_FINISHED, arg=0, polling=POLL_MS, timeout=timeout_s * 1000
+    )
     await wait_idle(page)
 
 
@@ -231,7 +237,9 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) ->
     phase.searches += 1
     try:
         await box.press("Enter")
-        await page.wait_for_function(RUN_FINISHED, arg=before, timeout=timeout_s * 1000)
+        await page.wait_for_function(
+            RUN_FINISHED, arg=before, polling=POLL_MS, timeout=timeout_s * 1000
+        )
         # The first HTML card of a session can appear a moment after the run ends (the
         # markdown renderer loads lazily): results are "visible" when a card is on screen.
         await page.locator(f"{ERRORS}, .hit").first.wait_for(timeout=timeout_s * 1000)
@@ -340,6 +348,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         far = time.monotonic() + args.seconds
         await searcher(browser, url, 0, args.single, single, far, args.timeout)
         memory_before = rss_mb(pid) if pid else None
+        cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         searching = asyncio.Event()
         searching.set()
         deadline = time.monotonic() + args.seconds
@@ -354,8 +363,47 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         )
         searching.clear()
         await upload
+        cpu_after, wall = cpu_seconds(pid), time.monotonic() - wall_before
         await browser.close()
-    return report(args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None)
+    figures = report(
+        args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None
+    )
+    figures["loaded_cpu"] = cpu_split(cpu_before, cpu_after, wall)
+    return figures
+
+
+def cpu_split(before: tuple, after: tuple, wall: float) -> dict[str, Any]:
+    """Where the CPU went during the loaded phase: the server versus everything else."""
+    busy = after[0] - before[0]
+    server = after[1] - before[1] if after[1] is not None and before[1] is not None else None
+    return {
+        "seconds": round(wall, 1),
+        "cores": os.cpu_count(),
+        "machine_busy_s": round(busy, 1),
+        "utilisation": round(busy / (wall * (os.cpu_count() or 1)), 2) if wall else None,
+        "server_s": round(server, 1) if server is not None else None,
+        "browsers_and_rest_s": round(busy - server, 1) if server is not None else None,
+    }
+
+
+def cpu_seconds(pid: int | None) -> tuple[float, float | None]:
+    """(CPU seconds the whole machine has been busy, those of process ``pid``) so far (Linux).
+
+    Sampled before and after the loaded phase, the two differences say how much of the
+    machine's work was the server's and how much the browsers' (and everything else's).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    busy = 0.0
+    with contextlib.suppress(OSError):
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        values = [int(v) for v in fields]
+        busy = (sum(values[:8]) - values[3] - values[4]) / tick  # less idle and iowait
+    own = None
+    if pid:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            own = (int(stat[11]) + int(stat[12])) / tick  # utime + stime
+    return busy, own
 
 
 async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeout_s: float):
@@ -483,6 +531,13 @@ def print_figures(figures: dict[str, Any]) -> None:
         f"{one['outbound_blocked'] + many['outbound_blocked']}"
     )
     print(f"server memory (MB): {figures['server_rss_mb']}")
+    cpu = figures.get("loaded_cpu")
+    if cpu:
+        print(
+            f"loaded phase: {cpu['seconds']} s on {cpu['cores']} cores, "
+            f"{cpu['utilisation']:.0%} busy; CPU seconds: server {cpu['server_s']}, "
+            f"browsers and the rest {cpu['browsers_and_rest_s']}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ all sessions; collection writes are serialised inside core.
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import pandas as pd
@@ -25,6 +26,11 @@ def embedder() -> Embedder:
     """The process-wide embedding model, warmed up so the first search is not slow."""
     model = Embedder()
     model.encode(["warm up"])
+    # torch, transformers and the model are a few million long-lived objects; every full
+    # garbage collection would walk them all while holding the GIL (some 0.1-0.3 s, during
+    # which no session's script runs). Freezing moves what exists now out of the collector's
+    # way; what sessions create later is collected as usual.
+    gc.freeze()
     return model
 
 

@@ -1,0 +1,75 @@
+"""One model shared by every Streamlit session: its tokenizer must survive concurrent calls."""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+from core.chunking import chunk_texts
+from core.embedder import thread_safe_tokenizer
+
+TEXTS = [" ".join(["word"] * n) for n in range(1, 80)]
+
+
+def hammer(tokenizer, encode, rounds: int = 60) -> list[str]:
+    """Chunk (no padding) and encode (padding, truncation) at once; the errors seen."""
+    errors: list[str] = []
+
+    def chunker() -> None:
+        for _ in range(rounds):
+            try:
+                chunk_texts(TEXTS, tokenizer, 40, 8)
+            except Exception as exc:  # noqa: BLE001 - any failure is what the test counts
+                errors.append(repr(exc)[:120])
+
+    def encoder() -> None:
+        for _ in range(rounds):
+            try:
+                encode(TEXTS)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc)[:120])
+
+    threads = [threading.Thread(target=f) for f in (chunker, encoder, chunker, encoder)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def padded(tokenizer):
+    """What sentence-transformers does before a forward pass: pad and truncate a batch."""
+    return lambda texts: tokenizer(
+        texts, padding=True, truncation="longest_first", max_length=64, return_tensors="pt"
+    )
+
+
+def test_an_unlocked_tokenizer_races_which_is_why_the_lock_exists(tiny_embedder) -> None:
+    raw = copy.deepcopy(tiny_embedder.tokenizer)
+    raw.__class__ = type(raw).__mro__[1]  # the tokenizer class as transformers made it
+    errors = []
+    for _ in range(20):  # a race: give it a few chances to show
+        errors += hammer(raw, padded(raw))
+        if errors:
+            break
+    assert errors, "the plain tokenizer survived; the lock may no longer be needed"
+
+
+def test_the_embedders_tokenizer_survives_sessions_chunking_and_encoding_at_once(
+    tiny_embedder,
+) -> None:
+    tokenizer = tiny_embedder.tokenizer
+    assert getattr(type(tokenizer), "_embedlab_locked", False)
+    assert hammer(tokenizer, padded(tokenizer)) == []
+    assert hammer(tokenizer, tiny_embedder.encode, rounds=10) == []
+
+
+def test_locking_twice_is_harmless_and_keeps_the_tokenizer_class(tiny_embedder) -> None:
+    tokenizer = tiny_embedder.tokenizer
+    before = type(tokenizer)
+    assert thread_safe_tokenizer(tokenizer) is tokenizer
+    assert type(tokenizer) is before
+    assert isinstance(tokenizer, before.__mro__[1])
+    assert tokenizer("a b c")["input_ids"] == tokenizer.__class__.__mro__[1].__call__(
+        tokenizer, "a b c"
+    )["input_ids"]
