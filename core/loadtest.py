@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import numpy as np
 
@@ -256,22 +257,67 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) ->
         phase.answered += 1
 
 
+async def timed_explore(page: Any, url: str, query: str, phase: Phase, timeout_s: float) -> None:
+    """Open Explore with a query in the link; wait for the map and the true neighbours."""
+    started = time.perf_counter()
+    phase.searches += 1
+    try:
+        await page.goto(f"{url}/Explore?collection=demo&q={quote(query)}", wait_until="commit")
+        shown = page.locator(f"{ERRORS}, .lab-table").first
+        await page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(
+            timeout=timeout_s * 1000
+        )
+        await page.get_by_text("The query's true neighbours").wait_for(timeout=timeout_s * 1000)
+        await shown.wait_for(timeout=timeout_s * 1000)
+    except Exception as exc:  # a timeout or a closed page: the visit was not answered
+        phase.errors.append(f"explore {query!r}: not answered ({type(exc).__name__})")
+        return
+    phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+    errors = await page.locator(ERRORS).all_inner_texts()
+    if errors:
+        phase.errors.append(f"explore {query!r}: {errors[0][:200]}")
+    else:
+        phase.answered += 1
+
+
 async def searcher(
-    browser: Any, url: str, number: int, count: int, phase: Phase, deadline: float, timeout_s: float
+    browser: Any,
+    url: str,
+    number: int,
+    count: int,
+    phases: tuple[Phase, Phase],
+    deadline: float,
+    timeout_s: float,
+    think_s: float = 0.0,
+    explore_every: int = 0,
 ) -> None:
-    """One session: open Search, then ask ``count`` different questions (until the deadline)."""
-    page = await new_page(browser, phase)
+    """One session: open Search, then ask ``count`` different questions (until the deadline).
+
+    ``think_s``: a pause after each answer, drawn uniformly from 0.5x to 1.5x (a person
+    reading the results), seeded by the session number; 0 fires the next question at once.
+    ``explore_every``: after every so many searches, open Explore with the last question
+    (timed into the second phase) and come back to Search.
+    """
+    searches, explores = phases
+    pause = random.Random(number)
+    page = await new_page(browser, searches)
     try:
         await open_search(page, url, timeout_s)
     except Exception as exc:  # the page never became usable: every search counts as lost
-        phase.errors.append(f"session {number} did not open: {type(exc).__name__}")
-        phase.searches += count
+        searches.errors.append(f"session {number} did not open: {type(exc).__name__}")
+        searches.searches += count
         return
     for i in range(count):
         if time.monotonic() > deadline:
             break
         query = f"{QUERIES[(number + i) % len(QUERIES)]} {number}-{i}"
-        await timed_search(page, query, phase, timeout_s)
+        await timed_search(page, query, searches, timeout_s)
+        if think_s > 0:
+            await asyncio.sleep(pause.uniform(0.5 * think_s, 1.5 * think_s))
+        if explore_every and (i + 1) % explore_every == 0 and i + 1 < count:
+            await timed_explore(page, url, query, explores, timeout_s)
+            with contextlib.suppress(Exception):  # a failed return shows in the next search
+                await open_search(page, url, timeout_s)
     await page.context.close()
 
 
@@ -339,14 +385,19 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     from playwright.async_api import async_playwright
 
     single, loaded, uploads = Phase(), Phase(), Uploads()
+    single_explore, loaded_explore = Phase(), Phase()
     async with async_playwright() as play:
         browser = await play.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         warm = Phase()
-        await searcher(browser, url, 99, 2, warm, time.monotonic() + 900, 600)  # builds the demo
+        # builds the demo collection and its map
+        await searcher(browser, url, 99, 2, (warm, warm), time.monotonic() + 900, 600, 0, 1)
         far = time.monotonic() + args.seconds
-        await searcher(browser, url, 0, args.single, single, far, args.timeout)
+        await searcher(
+            browser, url, 0, args.single, (single, single_explore), far, args.timeout,
+            args.think, args.explore_every,
+        )
         memory_before = rss_mb(pid) if pid else None
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         searching = asyncio.Event()
@@ -357,7 +408,10 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         )
         await asyncio.gather(
             *(
-                searcher(browser, url, n + 1, args.searches, loaded, deadline, args.timeout)
+                searcher(
+                    browser, url, n + 1, args.searches, (loaded, loaded_explore), deadline,
+                    args.timeout, args.think, args.explore_every,
+                )
                 for n in range(args.sessions)
             )
         )
@@ -368,8 +422,18 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     figures = report(
         args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None
     )
+    figures["explore"] = explore_report(single_explore, loaded_explore)
     figures["loaded_cpu"] = cpu_split(cpu_before, cpu_after, wall)
     return figures
+
+
+def explore_report(single: Phase, loaded: Phase) -> dict[str, Any]:
+    """Explore visits of both phases, and the p95 ratio."""
+    one, many = single.summary(), loaded.summary()
+    ratio = None
+    if one["p95_ms"] and many["p95_ms"]:
+        ratio = round(many["p95_ms"] / one["p95_ms"], 2)
+    return {"single_user": one, "loaded": many, "p95_ratio": ratio}
 
 
 def cpu_split(before: tuple, after: tuple, wall: float) -> dict[str, Any]:
@@ -480,6 +544,8 @@ def report(
         ratio = round(many["p95_ms"] / one["p95_ms"], 2)
     return {
         "sessions": args.sessions,
+        "think_s": args.think,
+        "explore_every": args.explore_every,
         "warm_up_errors": len(warm.errors),
         "single_user": one,
         "loaded": many,
@@ -499,6 +565,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=600, help="cap on the loaded phase")
     parser.add_argument("--timeout", type=float, default=180, help="seconds one search may take")
     parser.add_argument("--records", type=int, default=300, help="records in each upload")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a session pauses after each answer (0: the next question at once)",
+    )
+    parser.add_argument(
+        "--explore-every",
+        type=int,
+        default=4,
+        help="each session opens Explore after this many searches (0: never)",
+    )
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--model", help="EMBEDLAB_MODEL for the started server")
     parser.add_argument("--data-dir", type=Path, help="data dir for the started server")
@@ -523,6 +601,12 @@ def print_figures(figures: dict[str, Any]) -> None:
         f"{figures['sessions']} sessions + 1 uploading: {many['searches']} searches, "
         f"{many['answered']} answered, errors {many['errors']}, p50 {many['p50_ms']} ms, "
         f"p95 {many['p95_ms']} ms (p95 ratio {figures['p95_ratio']})"
+    )
+    explored = figures["explore"]
+    print(
+        f"explore visits: single user p95 {explored['single_user']['p95_ms']} ms, loaded "
+        f"{explored['loaded']['searches']} visits, {explored['loaded']['answered']} answered, "
+        f"p95 {explored['loaded']['p95_ms']} ms (ratio {explored['p95_ratio']})"
     )
     uploads = figures["uploads"]
     print(
@@ -564,7 +648,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(figures, indent=2))
     else:
         print_figures(figures)
+    explored = figures["explore"]
     bad = figures["errors_total"] or figures["loaded"]["answered"] < figures["loaded"]["searches"]
+    bad = bad or explored["loaded"]["errors"] or explored["single_user"]["errors"]
     return 1 if bad else 0
 
 

@@ -17,7 +17,7 @@ from core import builtin, loadtest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
-def test_three_sessions_search_while_one_uploads(
+def test_three_sessions_search_and_explore_while_one_uploads(
     tmp_path: Path, tiny_model_dir: Path, tiny_embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not Path(loadtest.CHROMIUM).exists():
@@ -26,7 +26,10 @@ def test_three_sessions_search_while_one_uploads(
     monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(data))
     builtin.ensure_demo(tiny_embedder)  # as the server would on its first request, only sooner
     args = loadtest.build_parser().parse_args(
-        ["--sessions", "3", "--searches", "3", "--single", "3", "--records", "40"]
+        [
+            "--sessions", "3", "--searches", "3", "--single", "3", "--records", "40",
+            "--explore-every", "2", "--think", "0.2",
+        ]
     )
     env = {"EMBEDLAB_MODEL": str(tiny_model_dir)}
     with loadtest.streamlit_server(data, env) as (url, proc):
@@ -39,6 +42,11 @@ def test_three_sessions_search_while_one_uploads(
     assert figures["uploads"]["done"] >= 1 and figures["uploads"]["errors"] == []
     assert single["outbound_blocked"] == loaded["outbound_blocked"] == 0
     assert figures["server_rss_mb"]["after_load"] is not None
+    explored = figures["explore"]  # each session opened Explore once, after its 2nd search
+    assert explored["single_user"]["answered"] == explored["single_user"]["searches"] == 1
+    assert explored["loaded"]["answered"] == explored["loaded"]["searches"] == 3, explored
+    cpu = figures["loaded_cpu"]
+    assert cpu["server_s"] > 0 and cpu["machine_busy_s"] >= cpu["server_s"]
 
 
 def test_memory_levels_off_over_five_session_cycles(
