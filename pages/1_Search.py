@@ -84,16 +84,25 @@ if not result.hits:
     st.warning("Nothing matched. Remove the filter or add documents to this collection.")
 st.markdown(components.CARD_CSS, unsafe_allow_html=True)
 best = result.hits[0].score if result.hits else 1.0
-parts = [None] * len(result.hits)
-if why and result.hits:
-    try:
-        parts = resources.match_reasons(query, tuple(h.text for h in result.hits))
-    except LabError as exc:
-        components.show_error(exc)
-for hit, reason, part in zip(result.hits, reasons, parts, strict=True):
+for hit, reason in zip(result.hits, reasons, strict=True):
     body = highlight_html(hit.text, reason)
     card = components.hit_card(hit, body, best, reason.sentence_score)
     st.markdown(card, unsafe_allow_html=True)
-    if part is not None:
-        with st.expander(f"Why #{hit.rank} matched: cosine {part.score:.3f}, word by word"):
+    if not why:
+        continue
+    # Lazy: an explanation is computed only while its box is open (the first one is, at first),
+    # so a search costs one model run for the query, not one more for every hit.
+    box = st.expander(
+        f"Why #{hit.rank} matched, word by word",
+        expanded=hit.rank == 1,
+        key=f"search_why_{hit.rank}",
+        on_change="rerun",
+    )
+    if box.open:
+        with box:
+            try:
+                part = resources.match_reasons(query, (hit.text,))[0]
+            except LabError as exc:
+                components.show_error(exc)
+                continue
             st.markdown(components.why_html(part), unsafe_allow_html=True)

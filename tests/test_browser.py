@@ -127,8 +127,14 @@ def test_deep_link_search_first_request(server: str, browser: object) -> None:
     page.get_by_label("Question").wait_for(timeout=240_000)
     search(page, "a large snake that squeezes its prey")
     page.locator(".hit").first.wait_for(timeout=60_000)
-    assert page.locator(".hit").count() >= 5
+    # cards arrive one by one as the script runs: wait for the run to draw them all
+    page.wait_for_function("document.querySelectorAll('.hit').length >= 5", timeout=60_000)
     assert "snake" in page.locator(".hit").first.inner_text().lower()
+    page.locator(".contribs").first.wait_for(timeout=60_000)  # hit 1 is explained at once
+    assert page.locator(".why").count() == 1
+    page.get_by_text("Why #2 matched, word by word").click()  # computed when opened
+    page.wait_for_function("document.querySelectorAll('.why').length === 2", timeout=60_000)
+    page.wait_for_timeout(800)  # let the box finish opening before the screenshot
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
     assert page.outbound == []

@@ -68,19 +68,32 @@ def test_search_finds_the_snake_sense_of_python() -> None:
     assert any("results in" in m.value for m in at.markdown)
 
 
-def test_search_explains_each_hit_word_by_word() -> None:
+def why_of(box) -> tuple[float, list[float], str]:
+    """(cosine, the two rows' sums, HTML) of an open "Why" box."""
+    why = box.markdown[0].value
+    score = float(re.search(r"<b>(-?[\d.]+)</b>", why).group(1))
+    sums = [float(x) for x in re.findall(r"\(sum (-?[\d.]+)\)", why)]
+    return score, sums, why
+
+
+def test_search_explains_each_hit_word_by_word_when_asked() -> None:
     at = run_page("pages/1_Search.py")
     at.text_input(key="search_query").input("bats that hunt insects at night").run()
     assert not at.exception
     assert len(at.expander) == 10
-    label = at.expander[0].label
-    assert label.startswith("Why #1 matched: cosine ")
-    why = at.expander[0].markdown[0].value
-    score = float(re.search(r"<b>(-?[\d.]+)</b>", why).group(1))
-    assert abs(score - float(label.split("cosine ")[1].split(",")[0])) < 1e-3
-    sums = [float(x) for x in re.findall(r"\(sum (-?[\d.]+)\)", why)]
+    assert [box.label for box in at.expander[:2]] == [
+        "Why #1 matched, word by word",
+        "Why #2 matched, word by word",
+    ]
+    score, sums, why = why_of(at.expander[0])  # the first is open and explained at once
     assert len(sums) == 2 and all(abs(x - score) <= 1e-4 for x in sums)
     assert "\n" not in why and 'title="' in why
+    assert not at.expander[1].markdown  # closed: nothing computed
+    at.session_state["search_why_2"] = True  # the person opens #2
+    at.run()
+    assert not at.exception
+    score_2, sums_2, _ = why_of(at.expander[1])
+    assert all(abs(x - score_2) <= 1e-4 for x in sums_2)
     at.toggle(key="search_why").set_value(False).run()
     assert not at.expander
 
