@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,6 +25,7 @@ from core.errors import InputError, ModelNotFoundError
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+RECENT_TEXTS = 20_000  # vectors kept by encode_recent: 384 floats each, about 30 MB in all
 DEFAULT_MODEL_LABEL = "all-MiniLM-L6-v2"
 
 
@@ -113,6 +115,9 @@ class Embedder:
             ) from None
         self.model.eval()
         thread_safe_tokenizer(self.model.tokenizer)
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
+        self.recent_hits = 0
         self._onnx = None
         if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
             from core.onnx_encoder import OnnxEncoder
@@ -177,6 +182,33 @@ class Embedder:
             if progress:
                 progress(min(start + block, len(texts)), len(texts))
         return out
+
+    def encode_recent(self, texts: Sequence[str]) -> np.ndarray:
+        """Like :meth:`encode`, remembering the vectors of the last ``RECENT_TEXTS`` texts.
+
+        For short texts that come back again and again: the sentences of search hits, which
+        are embedded to pick the passage to highlight every time a search finds them. A
+        text's vector depends only on the text and the model, so a remembered one is the
+        vector the model gives it (to float rounding, which batching varies anyway; the
+        tests check it).
+        """
+        unique = list(dict.fromkeys(texts))
+        with self._recent_lock:
+            known = {t: self._recent[t] for t in unique if t in self._recent}
+            for text in known:
+                self._recent.move_to_end(text)
+        missing = [t for t in unique if t not in known]
+        if missing:
+            fresh = self.encode(missing)
+            with self._recent_lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    known[text] = self._recent[text] = vector
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        self.recent_hits += len(texts) - len(missing)
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return np.stack([known[t] for t in texts])
 
     def encode_query(self, query: str) -> np.ndarray:
         """Embed one query -> (dimension,) float32.

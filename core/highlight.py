@@ -61,7 +61,7 @@ def explain(
     """Explain each of ``texts`` against the query, embedding all sentences in one batch."""
     spans = [sentence_spans(t) for t in texts]
     flat = [(i, s) for i, doc_spans in enumerate(spans) for s in doc_spans][:MAX_SENTENCES]
-    vectors = embedder.encode([texts[i][a:b] for i, (a, b) in flat]) if flat else None
+    vectors = embedder.encode_recent([texts[i][a:b] for i, (a, b) in flat]) if flat else None
     best: dict[int, tuple[float, tuple[int, int]]] = {}
     for row, (i, span) in enumerate(flat):
         score = float(vectors[row] @ query_vector)

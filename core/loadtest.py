@@ -212,9 +212,7 @@ async def open_search(page: Any, url: str, timeout_s: float) -> None:
     """Open the Search page on the demo collection and wait for the question box."""
     await page.goto(f"{url}/Search?collection=demo", wait_until="domcontentloaded")
     await page.get_by_label("Question").wait_for(timeout=timeout_s * 1000)
-    await page.wait_for_function(
-        RUN_FINISHED, arg=0, polling=POLL_MS, timeout=timeout_s * 1000
-    )
+    await page.wait_for_function(RUN_FINISHED, arg=0, polling=POLL_MS, timeout=timeout_s * 1000)
     await wait_idle(page)
 
 
@@ -395,8 +393,15 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         await searcher(browser, url, 99, 2, (warm, warm), time.monotonic() + 900, 600, 0, 1)
         far = time.monotonic() + args.seconds
         await searcher(
-            browser, url, 0, args.single, (single, single_explore), far, args.timeout,
-            args.think, args.explore_every,
+            browser,
+            url,
+            0,
+            args.single,
+            (single, single_explore),
+            far,
+            args.timeout,
+            args.think,
+            args.explore_every,
         )
         memory_before = rss_mb(pid) if pid else None
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
@@ -409,8 +414,15 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         await asyncio.gather(
             *(
                 searcher(
-                    browser, url, n + 1, args.searches, (loaded, loaded_explore), deadline,
-                    args.timeout, args.think, args.explore_every,
+                    browser,
+                    url,
+                    n + 1,
+                    args.searches,
+                    (loaded, loaded_explore),
+                    deadline,
+                    args.timeout,
+                    args.think,
+                    args.explore_every,
                 )
                 for n in range(args.sessions)
             )

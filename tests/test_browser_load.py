@@ -27,8 +27,18 @@ def test_three_sessions_search_and_explore_while_one_uploads(
     builtin.ensure_demo(tiny_embedder)  # as the server would on its first request, only sooner
     args = loadtest.build_parser().parse_args(
         [
-            "--sessions", "3", "--searches", "3", "--single", "3", "--records", "40",
-            "--explore-every", "2", "--think", "0.2",
+            "--sessions",
+            "3",
+            "--searches",
+            "3",
+            "--single",
+            "3",
+            "--records",
+            "40",
+            "--explore-every",
+            "2",
+            "--think",
+            "0.2",
         ]
     )
     env = {"EMBEDLAB_MODEL": str(tiny_model_dir)}

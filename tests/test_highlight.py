@@ -227,3 +227,26 @@ def test_explain_finds_the_relevant_sentence_with_the_real_model(real_embedder) 
     assert explanation.sentence_score > 0.3
     markup = highlight_html(text, explanation)
     assert '<mark class="passage">The central bank' in markup
+
+
+def test_recent_sentence_vectors_are_the_models_and_are_reused(tiny_embedder) -> None:
+    # the model is shared by the whole session: texts no other test has embedded
+    texts = ["The river bank was muddy (r1).", "A python is a snake (r1)."]
+    texts.append(texts[0])
+    before = tiny_embedder.recent_hits
+    first = tiny_embedder.encode_recent(texts)
+    assert np.allclose(first, tiny_embedder.encode(texts), atol=1e-5)
+    assert tiny_embedder.recent_hits - before == 1  # the repeat within the call
+    again = tiny_embedder.encode_recent(texts[:2])
+    assert tiny_embedder.recent_hits - before == 3
+    assert np.array_equal(again, first[:2])
+    assert tiny_embedder.encode_recent([]).shape == (0, tiny_embedder.dimension)
+
+
+def test_recent_vectors_are_bounded(tiny_embedder, monkeypatch) -> None:
+    from core import embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "RECENT_TEXTS", 3)
+    tiny_embedder.encode_recent([f"sentence number {n}" for n in range(10)])
+    assert len(tiny_embedder._recent) == 3
+    assert list(tiny_embedder._recent)[-1] == "sentence number 9"
