@@ -77,6 +77,22 @@ def threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def server_threads() -> int:
+    """Threads for one model call in the web app: ``EMBEDLAB_THREADS`` if set, else 1.
+
+    A server runs many sessions' model calls at once (torch releases the GIL), so the cores
+    are shared between sessions rather than within one call. Two threads per call on 2 cores
+    measured worse: a query took 70-100 ms to embed instead of 10-20 whenever anything else
+    held a core, because each parallel step waits for its slowest thread; one thread halved
+    the server's CPU per search (``python -m core.loadtest``). The command line keeps
+    :func:`threads`: one ingest or benchmark owns the machine.
+    """
+    raw = os.environ.get("EMBEDLAB_THREADS", "")
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return 1
+
+
 def read_only() -> bool:
     """Whether this deployment refuses writes (``EMBEDLAB_READ_ONLY=1``): no ingest or delete."""
     return os.environ.get("EMBEDLAB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")

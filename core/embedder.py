@@ -81,12 +81,17 @@ class Embedder:
     """A sentence-transformers model with the settings the project relies on."""
 
     def __init__(
-        self, model: str | None = None, batch_size: int = 32, encoder: str | None = None
+        self,
+        model: str | None = None,
+        batch_size: int = 32,
+        encoder: str | None = None,
+        threads: int | None = None,
     ) -> None:
         """Load ``model`` (a local folder, or a hub id where the network allows it).
 
         ``encoder`` ("torch" or "onnx-int8", default ``config.encoder_name()``) picks what
-        runs ``encode``; ``self.model`` is the SentenceTransformer either way.
+        runs ``encode``; ``self.model`` is the SentenceTransformer either way. ``threads``:
+        CPU threads per model call (default ``config.threads()``, every core).
 
         Raises:
             ModelNotFoundError: if the model cannot be loaded, or the encoder is unknown or
@@ -102,7 +107,8 @@ class Embedder:
         self.name = model or config.model_name()
         self.batch_size = batch_size
         self.encoder = _encoder_name(encoder)
-        torch.set_num_threads(config.threads())
+        self.threads = threads or config.threads()
+        torch.set_num_threads(self.threads)
         local = Path(self.name).expanduser()
         if not local.is_dir() and (os.sep in self.name or self.name.startswith(".")):
             raise ModelNotFoundError(f"Model folder '{self.name}' does not exist.")
@@ -122,7 +128,7 @@ class Embedder:
         if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
             from core.onnx_encoder import OnnxEncoder
 
-            self._onnx = OnnxEncoder(self.model, self.fingerprint, config.threads())
+            self._onnx = OnnxEncoder(self.model, self.fingerprint, self.threads)
 
     @property
     def dimension(self) -> int:

@@ -86,6 +86,21 @@ RUN_FINISHED = """(n) => {
   const state = app && app.getAttribute('data-test-script-state');
   return window.__runsStarted > n && state !== 'running' && state !== 'rerunRequested';
 }"""
+# A search is answered when the page's link carries the question (the Search page writes it
+# during the run) and no run is going on. Counting runs alone can miss an answer: a run that
+# starts while another is still drawing never leaves "running" in between.
+ANSWERED = """(q) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  const state = app && app.getAttribute('data-test-script-state');
+  const shown = new URLSearchParams(location.search).get('q');
+  return shown === q && state !== 'running' && state !== 'rerunRequested';
+}"""
+PAGE_STATE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return [app && app.getAttribute('data-test-script-state'),
+          new URLSearchParams(location.search).get('q'),
+          document.querySelectorAll('.hit').length];
+}"""
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 
@@ -227,23 +242,27 @@ async def wait_idle(page: Any, quiet_s: float = 0.5) -> None:
 
 
 async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
-    """Type a question, press Enter, wait for the run to finish; record latency and errors."""
+    """Type a question, press Enter, wait for its answer; record latency and errors."""
     box = page.get_by_label("Question")
     await box.fill(query)
     await wait_idle(page, 0.2)
-    before = await page.evaluate("window.__runsStarted")
     started = time.perf_counter()
     phase.searches += 1
     try:
         await box.press("Enter")
         await page.wait_for_function(
-            RUN_FINISHED, arg=before, polling=POLL_MS, timeout=timeout_s * 1000
+            ANSWERED, arg=query, polling=POLL_MS, timeout=timeout_s * 1000
         )
         # The first HTML card of a session can appear a moment after the run ends (the
         # markdown renderer loads lazily): results are "visible" when a card is on screen.
         await page.locator(f"{ERRORS}, .hit").first.wait_for(timeout=timeout_s * 1000)
     except Exception as exc:  # a timeout or a closed page: the search was not answered
-        phase.errors.append(f"{query!r}: not answered ({type(exc).__name__})")
+        state = None
+        with contextlib.suppress(Exception):
+            state = await page.evaluate(PAGE_STATE)
+        phase.errors.append(
+            f"{query!r}: not answered ({type(exc).__name__}; run state, link q, cards: {state})"
+        )
         return
     phase.latencies_ms.append((time.perf_counter() - started) * 1000)
     errors = await page.locator(ERRORS).all_inner_texts()
