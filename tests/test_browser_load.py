@@ -52,6 +52,7 @@ def test_three_sessions_search_and_explore_while_one_uploads(
     assert figures["uploads"]["done"] >= 1 and figures["uploads"]["errors"] == []
     assert single["outbound_blocked"] == loaded["outbound_blocked"] == 0
     assert figures["server_rss_mb"]["after_load"] is not None
+    assert single["search_p95_ms"] is not None and loaded["search_p95_ms"] is not None
     explored = figures["explore"]  # each session opened Explore once, after its 2nd search
     assert explored["single_user"]["answered"] == explored["single_user"]["searches"] == 1
     assert explored["loaded"]["answered"] == explored["loaded"]["searches"] == 3, explored
