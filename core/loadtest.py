@@ -374,7 +374,6 @@ async def uploader(
     timeout_s: float,
 ) -> None:
     """Upload and ingest a new collection, again and again while the searchers run."""
-
     page = await new_page(browser, phase)
     number = 0
     while number == 0 or (searching.is_set() and number < 5):
@@ -465,13 +464,17 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     return figures
 
 
+def p95_ratio(one: dict[str, Any], many: dict[str, Any]) -> float | None:
+    """Loaded p95 over single-user p95 (two ``Phase.summary()`` dicts), or None."""
+    if one["p95_ms"] and many["p95_ms"]:
+        return round(many["p95_ms"] / one["p95_ms"], 2)
+    return None
+
+
 def explore_report(single: Phase, loaded: Phase) -> dict[str, Any]:
     """Explore visits of both phases, and the p95 ratio."""
     one, many = single.summary(), loaded.summary()
-    ratio = None
-    if one["p95_ms"] and many["p95_ms"]:
-        ratio = round(many["p95_ms"] / one["p95_ms"], 2)
-    return {"single_user": one, "loaded": many, "p95_ratio": ratio}
+    return {"single_user": one, "loaded": many, "p95_ratio": p95_ratio(one, many)}
 
 
 def cpu_split(before: tuple, after: tuple, wall: float) -> dict[str, Any]:
@@ -510,7 +513,6 @@ def cpu_seconds(pid: int | None) -> tuple[float, float | None]:
 
 async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeout_s: float):
     """One user's full visit: search, explore with a query, context, upload; then leave."""
-
     page = await new_page(browser, phase)
     wait = timeout_s * 1000
     try:
@@ -576,9 +578,6 @@ def report(
 ) -> dict[str, Any]:
     """The figures as one dict."""
     one, many = single.summary(), loaded.summary()
-    ratio = None
-    if one["p95_ms"] and many["p95_ms"]:
-        ratio = round(many["p95_ms"] / one["p95_ms"], 2)
     return {
         "sessions": args.sessions,
         "think_s": args.think,
@@ -586,7 +585,7 @@ def report(
         "warm_up_errors": len(warm.errors),
         "single_user": one,
         "loaded": many,
-        "p95_ratio": ratio,
+        "p95_ratio": p95_ratio(one, many),
         "uploads": {"done": uploads.done, "seconds": uploads.seconds, "errors": uploads.errors},
         "server_rss_mb": {"before_load": memory_before, "after_load": memory_after},
         "errors_total": len(single.errors) + len(loaded.errors) + len(uploads.errors),
