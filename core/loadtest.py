@@ -2,8 +2,9 @@
 
 Starts ``streamlit run app.py`` on a free loopback port (or uses ``--url``), measures one
 user's search latency first, then runs ``--sessions`` Playwright contexts in one headless
-Chromium that search the demo collection repeatedly while one more context uploads a file on
-the Collections page and ingests it. Latency runs from pressing Enter to the script run
+Chromium that search the demo collection repeatedly (and now and then follow the link that
+places their question on the Explore map) while one more context uploads a file on the
+Collections page and ingests it. Latency runs from pressing Enter to the script run
 finishing with the results on screen. Errors are exceptions or error boxes shown, and
 searches that showed no results. Every request to a non-loopback address is blocked and
 counted. Prints p50/p95 of both phases and their ratio, and the server's memory.
@@ -33,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -231,7 +232,7 @@ async def new_page(browser: Any, phase: Phase) -> Any:
 async def open_search(page: Any, url: str, timeout_s: float) -> None:
     """Open the Search page on the demo collection and wait for the question box."""
     await page.goto(f"{url}/Search?collection=demo", wait_until="domcontentloaded")
-    await page.get_by_label("Question").wait_for(timeout=timeout_s * 1000)
+    await page.get_by_label("Question", exact=True).wait_for(timeout=timeout_s * 1000)
     await page.wait_for_function(RUN_FINISHED, arg=0, polling=POLL_MS, timeout=timeout_s * 1000)
     await wait_idle(page)
 
@@ -248,12 +249,12 @@ async def wait_idle(page: Any, quiet_s: float = 0.5) -> None:
 
 async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
     """Type a question, press Enter, wait for its answer; record latency and errors."""
-    box = page.get_by_label("Question")
-    await box.fill(query)
-    await wait_idle(page, 0.2)
-    started = time.perf_counter()
+    box = page.get_by_label("Question", exact=True)
     phase.searches += 1
     try:
+        await box.fill(query)
+        await wait_idle(page, 0.2)
+        started = time.perf_counter()
         await box.press("Enter")
         await page.wait_for_function(ANSWERED, arg=query, polling=POLL_MS, timeout=timeout_s * 1000)
         # The first HTML card of a session can appear a moment after the run ends (the
@@ -282,18 +283,19 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) ->
             phase.server_ms.append(float(SERVER_FIGURE.search(line).group(1)))
 
 
-async def timed_explore(page: Any, url: str, query: str, phase: Phase, timeout_s: float) -> None:
-    """Open Explore with a query in the link; wait for the map and the true neighbours."""
+async def timed_explore(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
+    """From a search's results, follow the link that places the question on the map (as a
+    person would: the app's own link, no reload of the page); wait for the map and the
+    question's true neighbours."""
     started = time.perf_counter()
     phase.searches += 1
+    wait = timeout_s * 1000
     try:
-        await page.goto(f"{url}/Explore?collection=demo&q={quote(query)}", wait_until="commit")
-        shown = page.locator(f"{ERRORS}, .lab-table").first
-        await page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(
-            timeout=timeout_s * 1000
-        )
-        await page.get_by_text("The query's true neighbours").wait_for(timeout=timeout_s * 1000)
-        await shown.wait_for(timeout=timeout_s * 1000)
+        await page.get_by_role("link", name="See this question on the map").click(timeout=wait)
+        await page.wait_for_url(re.compile(r"/Explore\?"), timeout=wait)
+        await page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(timeout=wait)
+        await page.get_by_text("The query's true neighbours").wait_for(timeout=wait)
+        await page.locator(f"{ERRORS}, .lab-table").first.wait_for(timeout=wait)
     except Exception as exc:  # a timeout or a closed page: the visit was not answered
         phase.errors.append(f"explore {query!r}: not answered ({type(exc).__name__})")
         return
@@ -303,6 +305,15 @@ async def timed_explore(page: Any, url: str, query: str, phase: Phase, timeout_s
         phase.errors.append(f"explore {query!r}: {errors[0][:200]}")
     else:
         phase.answered += 1
+
+
+async def back_to_search(page: Any, timeout_s: float) -> None:
+    """Follow the sidebar's link to Search and wait until the page is ready for a question."""
+    wait = timeout_s * 1000
+    await page.get_by_role("link", name="Search", exact=True).first.click(timeout=wait)
+    await page.wait_for_url(re.compile(r"/Search(\?|$)"), timeout=wait)
+    await page.get_by_label("Question", exact=True).wait_for(timeout=wait)
+    await wait_idle(page)
 
 
 async def searcher(
@@ -320,8 +331,9 @@ async def searcher(
 
     ``think_s``: a pause after each answer, drawn uniformly from 0.5x to 1.5x (a person
     reading the results), seeded by the session number; 0 fires the next question at once.
-    ``explore_every``: after every so many searches, open Explore with the last question
-    (timed into the second phase) and come back to Search.
+    ``explore_every``: after every so many searches, follow the Search page's link that places
+    the last question on the Explore map (timed into the second phase), then the sidebar's
+    link back to Search.
     """
     searches, explores = phases
     pause = random.Random(number)
@@ -340,9 +352,9 @@ async def searcher(
         if think_s > 0:
             await asyncio.sleep(pause.uniform(0.5 * think_s, 1.5 * think_s))
         if explore_every and (i + 1) % explore_every == 0 and i + 1 < count:
-            await timed_explore(page, url, query, explores, timeout_s)
+            await timed_explore(page, query, explores, timeout_s)
             with contextlib.suppress(Exception):  # a failed return shows in the next search
-                await open_search(page, url, timeout_s)
+                await back_to_search(page, timeout_s)
     await page.context.close()
 
 

@@ -82,6 +82,12 @@ st.markdown(
 )
 if not result.hits:
     st.warning("Nothing matched. Remove the filter or add documents to this collection.")
+else:
+    st.page_link(
+        "pages/3_Explore.py",
+        label="See this question on the map, among its true neighbours",
+        query_params={"q": query, "collection": name},
+    )
 st.markdown(components.CARD_CSS, unsafe_allow_html=True)
 best = result.hits[0].score if result.hits else 1.0
 for hit, reason in zip(result.hits, reasons, strict=True):

@@ -170,6 +170,11 @@ if view is not None:
     m1.metric(f"Overlap@{faith.k} (map vs full space)", f"{faith.overlap:.0%}")
     m2.metric("Mean rank on the map", f"{faith.mean_rank:.1f}", help="Perfect: (k + 1) / 2")
     st.markdown(f"This map is **{faith.verdict}**.")
+    st.page_link(
+        "pages/1_Search.py",
+        label="Search for this question",
+        query_params={"q": query, "collection": name},
+    )
     neighbours = pd.DataFrame(
         {
             "rank": [h.rank for h in view.hits],

@@ -7,6 +7,7 @@ the page builds the demo collection as on a user's first launch, then answers a 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -160,4 +161,28 @@ def test_upload_then_search_runs_no_document_script(server: str, browser: object
     assert page.evaluate("window.__xss") is None
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "xss.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_search_links_the_question_to_the_map_and_back(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Search", wait_until="domcontentloaded")
+    page.get_by_label("Question").wait_for(timeout=240_000)
+    question = "bats & moths: who hunts at night? #wings"
+    search(page, question)
+    page.locator(".hit").first.wait_for(timeout=60_000)
+    page.evaluate("window.__samePage = true")  # survives only an in-app move, not a reload
+    page.get_by_role("link", name="See this question on the map").click()
+    page.get_by_text("The query's true neighbours").wait_for(timeout=120_000)
+    table = page.locator("table.lab-table").first
+    table.wait_for(timeout=60_000)
+    assert page.get_by_label("Query", exact=True).input_value() == question
+    assert "bat" in table.inner_text().lower()
+    assert "/Explore?" in page.url and page.evaluate("window.__samePage") is True
+    page.get_by_role("link", name="Search for this question").click()
+    page.wait_for_url(re.compile(r"/Search\?"), timeout=60_000)
+    page.locator(".hit").first.wait_for(timeout=60_000)
+    assert page.get_by_label("Question").input_value() == question
+    assert "bat" in page.locator(".hit").first.inner_text().lower()
+    assert page.evaluate("window.__samePage") is True
     assert page.outbound == []
