@@ -63,7 +63,7 @@ def run_ingest(name: str, documents: list, problems: list[Problem]) -> None:
         components.show_error(exc)
         return
     bar.empty()
-    resources.forget_collection()
+    resources.forget_collection(name)
     st.success(f"{name}: {report.summary()}")
     for problem in report.problems:
         st.warning(f"{problem.source}: {problem.reason}")
@@ -149,7 +149,7 @@ with manage_tab:
             except LabError as exc:
                 components.show_error(exc)
             else:
-                resources.forget_collection()
+                resources.forget_collection(name)
                 st.session_state.pop("manage_collection", None)
                 st.success(f"Deleted collection {name}.")
 
@@ -172,5 +172,5 @@ with builtin_tab:
             components.show_error(exc)
         else:
             bar.empty()
-            resources.forget_collection()
+            resources.forget_collection(config.STDLIB_COLLECTION)
             st.success(report.summary() if report else "Already up to date.")

@@ -177,3 +177,15 @@ def test_delete_collection_needs_confirmation() -> None:
     assert any("Deleted collection to-delete" in s.value for s in at.success)
     at = run_page("pages/2_Collections.py")
     assert "to-delete" not in at.selectbox(key="manage_collection").options
+
+
+def test_changing_one_collection_keeps_the_others_open() -> None:
+    """An upload into one collection must not make every other session reopen its own."""
+    from ui import resources
+
+    run_page("pages/1_Search.py")  # builds the demo and opens it
+    demo = resources.collection("demo")
+    resources.forget_collection("someone-elses-upload")
+    assert resources.collection("demo") is demo
+    resources.forget_collection("demo")
+    assert resources.collection("demo") is not demo

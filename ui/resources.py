@@ -40,9 +40,10 @@ def collection(name: str) -> Collection:
     return Collection(name, embedder().info)
 
 
-def forget_collection() -> None:
-    """Drop cached collections after one is deleted or replaced."""
-    collection.clear()
+def forget_collection(name: str) -> None:
+    """Drop the cached copy of one collection after it is deleted or replaced; other
+    collections stay open (reopening a large index means reading all of it again)."""
+    collection.clear(name)
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,7 +67,7 @@ def ensure_demo() -> None:
             bar = st.progress(0.0, text="Building the demo collection (first launch only)…")
             builtin.ensure_demo(model, lambda done, total: bar.progress(done / max(total, 1)))
             bar.empty()
-            forget_collection()
+            forget_collection(config.DEMO_COLLECTION)
         state["ready"] = True
 
 
