@@ -7,7 +7,9 @@ places their question on the Explore map) while one more context uploads a file 
 Collections page and ingests it. Latency runs from pressing Enter to the script run
 finishing with the results on screen. Errors are exceptions or error boxes shown, and
 searches that showed no results. Every request to a non-loopback address is blocked and
-counted. Prints p50/p95 of both phases and their ratio, and the server's memory.
+counted. Prints p50/p95 of both phases and their ratio, the server's memory, where the CPU
+went, and the capacity bound: from what one user's session costs this machine, how much
+slower every session must get when all of them share it, whatever the server does.
 
 Usage::
 
@@ -326,8 +328,13 @@ async def searcher(
     timeout_s: float,
     think_s: float = 0.0,
     explore_every: int = 0,
+    start: asyncio.Barrier | None = None,
 ) -> None:
     """One session: open Search, then ask ``count`` different questions (until the deadline).
+
+    ``start``: sessions opening together wait here until every one has its page open, so no
+    timed search queues behind the others' page loads (people do not all open the app in the
+    same second); with a think time each then waits a random part of it before asking.
 
     ``think_s``: a pause after each answer, drawn uniformly from 0.5x to 1.5x (a person
     reading the results), seeded by the session number; 0 fires the next question at once.
@@ -343,7 +350,12 @@ async def searcher(
     except Exception as exc:  # the page never became usable: every search counts as lost
         searches.errors.append(f"session {number} did not open: {type(exc).__name__}")
         searches.searches += count
+        if start is not None:
+            await start.wait()
         return
+    if start is not None:
+        await start.wait()
+        await asyncio.sleep(pause.uniform(0, think_s))
     for i in range(count):
         if time.monotonic() > deadline:
             break
@@ -429,6 +441,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         # builds the demo collection and its map
         await searcher(browser, url, 99, 2, (warm, warm), time.monotonic() + 900, 600, 0, 1)
         far = time.monotonic() + args.seconds
+        single_before, single_started = cpu_seconds(pid), time.monotonic()
         await searcher(
             browser,
             url,
@@ -440,6 +453,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
             args.think,
             args.explore_every,
         )
+        single_cpu = (single_before, cpu_seconds(pid), time.monotonic() - single_started)
         memory_before = rss_mb(pid) if pid else None
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
         searching = asyncio.Event()
@@ -448,6 +462,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         upload = asyncio.create_task(
             uploader(browser, url, args.records, loaded, searching, uploads, args.timeout)
         )
+        start = asyncio.Barrier(args.sessions)
         await asyncio.gather(
             *(
                 searcher(
@@ -460,6 +475,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
                     args.timeout,
                     args.think,
                     args.explore_every,
+                    start,
                 )
                 for n in range(args.sessions)
             )
@@ -473,7 +489,41 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     )
     figures["explore"] = explore_report(single_explore, loaded_explore)
     figures["loaded_cpu"] = cpu_split(cpu_before, cpu_after, wall)
+    figures["capacity"] = capacity(single.searches, *single_cpu, args.sessions)
     return figures
+
+
+def capacity(searches: int, before: tuple, after: tuple, wall: float, sessions: int) -> dict:
+    """What one user's session costs, and how much longer every session's cycle must get
+    when ``sessions`` of them share this machine, whatever the server does.
+
+    A session's cycle is one search with its share of typing, reading and Explore visits.
+    Measured alone: ``wall / searches`` seconds, using ``demand`` CPU-seconds of the whole
+    machine (server, browsers, driver). ``sessions`` cycles then need ``sessions * demand``
+    CPU-seconds, and the cores give at most ``cores`` per second, so the loaded cycle is at
+    least ``sessions * demand / cores`` long (the utilisation law). ``min_stretch`` is that
+    over the single-user cycle: above 1, sessions must slow down by at least that factor.
+    ``min_stretch_server_only`` counts only the server's CPU, as when every browser runs on
+    its user's own machine.
+    """
+    if not searches or wall <= 0:
+        return {}
+    cores = os.cpu_count() or 1
+    demand = (after[0] - before[0]) / searches
+    server = (after[1] - before[1]) / searches if None not in (after[1], before[1]) else None
+    cycle = wall / searches
+
+    def stretch(cpu: float | None) -> float | None:
+        return None if cpu is None else round(max(1.0, sessions * cpu / cores / cycle), 2)
+
+    return {
+        "cores": cores,
+        "cycle_s": round(cycle, 3),
+        "demand_cpu_s": round(demand, 3),
+        "server_cpu_s": None if server is None else round(server, 3),
+        "min_stretch": stretch(demand),
+        "min_stretch_server_only": stretch(server),
+    }
 
 
 def p95_ratio(one: dict[str, Any], many: dict[str, Any]) -> float | None:
@@ -668,6 +718,14 @@ def print_figures(figures: dict[str, Any]) -> None:
         f"{one['outbound_blocked'] + many['outbound_blocked']}"
     )
     print(f"server memory (MB): {figures['server_rss_mb']}")
+    cap = figures.get("capacity")
+    if cap:
+        print(
+            f"one user's search cycle: {cap['cycle_s']} s using {cap['demand_cpu_s']} CPU-s "
+            f"(server {cap['server_cpu_s']}); with {figures['sessions']} sessions on "
+            f"{cap['cores']} cores every cycle must take at least {cap['min_stretch']}x as "
+            f"long ({cap['min_stretch_server_only']}x if the browsers ran elsewhere)"
+        )
     cpu = figures.get("loaded_cpu")
     if cpu:
         print(

@@ -58,6 +58,9 @@ def test_three_sessions_search_and_explore_while_one_uploads(
     assert explored["loaded"]["answered"] == explored["loaded"]["searches"] == 3, explored
     cpu = figures["loaded_cpu"]
     assert cpu["server_s"] > 0 and cpu["machine_busy_s"] >= cpu["server_s"]
+    capacity = figures["capacity"]
+    assert capacity["demand_cpu_s"] >= capacity["server_cpu_s"] > 0
+    assert capacity["min_stretch"] >= capacity["min_stretch_server_only"] >= 1.0
 
 
 def test_memory_levels_off_over_five_session_cycles(
