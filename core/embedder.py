@@ -203,7 +203,8 @@ class Embedder:
             known = {t: self._recent[t] for t in unique if t in self._recent}
             for text in known:
                 self._recent.move_to_end(text)
-        missing = [t for t in unique if t not in known]
+            missing = [t for t in unique if t not in known]
+            self.recent_hits += len(texts) - len(missing)
         if missing:
             fresh = self.encode(missing)
             with self._recent_lock:
@@ -211,8 +212,6 @@ class Embedder:
                     known[text] = self._recent[text] = vector
                 while len(self._recent) > RECENT_TEXTS:
                     self._recent.popitem(last=False)
-        with self._recent_lock:
-            self.recent_hits += len(texts) - len(missing)
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.stack([known[t] for t in texts])

@@ -347,14 +347,16 @@ async def searcher(
     page = await new_page(browser, searches)
     try:
         await open_search(page, url, timeout_s)
+        opened = True
     except Exception as exc:  # the page never became usable: every search counts as lost
         searches.errors.append(f"session {number} did not open: {type(exc).__name__}")
         searches.searches += count
-        if start is not None:
-            await start.wait()
+        opened = False
+    if start is not None:  # a session that failed to open still releases the others
+        await start.wait()
+    if not opened:
         return
     if start is not None:
-        await start.wait()
         await asyncio.sleep(pause.uniform(0, think_s))
     for i in range(count):
         if time.monotonic() > deadline:
