@@ -11,6 +11,7 @@ import pytest
 from core import wic
 from core.context import compare_word
 from core.errors import InputError
+from core.evaluation import default_eval_dir
 
 ROWS = [
     ("bank", "N", "4-1", "We sat on the bank .", "The bank lent money .", "F"),
@@ -70,7 +71,11 @@ def test_fit_save_load_round_trip_on_the_tiny_model(tiny_embedder, tmp_path: Pat
     assert [f["name"] for f in raw["features"]] == wic.feature_names(3)
 
 
+WIC_DEV = default_eval_dir() / "wic" / "dev" / "dev.data.txt"
+
+
 @pytest.mark.slow
+@pytest.mark.skipif(not WIC_DEV.exists(), reason=f"evaluation data not at {WIC_DEV}")
 def test_committed_calibration_reproduces_its_dev_accuracy(real_embedder) -> None:
     raw = json.loads(wic.CALIBRATION_PATH.read_text(encoding="utf-8"))
     summary = raw["summary"]
