@@ -215,9 +215,16 @@ class Phase:
         }
 
 
-async def new_page(browser: Any, phase: Phase) -> Any:
-    """A fresh context (its own Streamlit session) that blocks and counts outbound requests."""
+async def new_page(browser: Any, phase: Phase, timeout_s: float) -> Any:
+    """A fresh context (its own Streamlit session) that blocks and counts outbound requests.
+
+    Every step on its pages (navigation, typing, clicking) may take up to ``timeout_s``, the
+    run's ``--timeout``, not Playwright's own 30 s: on a loaded machine the Collections page
+    alone took 20-30 s to draw, and a step that gives up sooner is an error of the test, not
+    of the app.
+    """
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(timeout_s * 1000)
 
     async def guard(route: Any) -> None:
         if is_loopback(route.request.url):
@@ -344,7 +351,7 @@ async def searcher(
     """
     searches, explores = phases
     pause = random.Random(number)
-    page = await new_page(browser, searches)
+    page = await new_page(browser, searches, timeout_s)
     try:
         await open_search(page, url, timeout_s)
         opened = True
@@ -390,6 +397,15 @@ class Uploads:
     errors: list[str] = field(default_factory=list)
 
 
+def collection_box(page: Any) -> Any:
+    """The Collections page's "Collection" box that a person sees: the Upload tab's.
+
+    The Paste tab has a box with the same label, drawn hidden; while the page is still being
+    drawn it can come first, and typing into it waits for it to show, which it never does.
+    """
+    return page.get_by_label("Collection (new or existing)").filter(visible=True).first
+
+
 async def uploader(
     browser: Any,
     url: str,
@@ -400,14 +416,14 @@ async def uploader(
     timeout_s: float,
 ) -> None:
     """Upload and ingest a new collection, again and again while the searchers run."""
-    page = await new_page(browser, phase)
+    page = await new_page(browser, phase, timeout_s)
     number = 0
     while number == 0 or (searching.is_set() and number < 5):
         name = f"load-upload-{os.getpid()}-{number}"
         started = time.perf_counter()
         try:
             await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
-            await page.get_by_label("Collection (new or existing)").first.fill(name)
+            await collection_box(page).fill(name)
             files = [
                 {
                     "name": f"{name}.jsonl",
@@ -422,7 +438,7 @@ async def uploader(
             result.done += 1
             result.seconds.append(round(time.perf_counter() - started, 1))
         except Exception as exc:  # a failed upload is an error to report, not a crash
-            result.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
+            result.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:800]}")
         errors = await page.locator(ERRORS).all_inner_texts()
         result.errors += [f"{name}: {text[:200]}" for text in errors]
         number += 1
@@ -577,7 +593,7 @@ def cpu_seconds(pid: int | None) -> tuple[float, float | None]:
 
 async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeout_s: float):
     """One user's full visit: search, explore with a query, context, upload; then leave."""
-    page = await new_page(browser, phase)
+    page = await new_page(browser, phase, timeout_s)
     wait = timeout_s * 1000
     try:
         await open_search(page, url, timeout_s)
@@ -587,7 +603,7 @@ async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeo
             shown = page.locator(f'[data-testid="stVegaLiteChart"], {ERRORS}').first
             await shown.wait_for(timeout=wait)
         await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
-        await page.get_by_label("Collection (new or existing)").first.fill("session-cycle")
+        await collection_box(page).fill("session-cycle")
         upload = {"name": "cycle.jsonl", "mimeType": "application/json", "buffer": upload_file(30)}
         await page.locator("input[type=file]").first.set_input_files(files=[upload])
         await page.get_by_role("button", name="Add to collection").click()
@@ -596,7 +612,7 @@ async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeo
         errors = await page.locator(ERRORS).all_inner_texts()
         phase.errors += [f"round {number}: {text[:200]}" for text in errors]
     except Exception as exc:  # a page that never became usable is an error to report
-        phase.errors.append(f"round {number}: {type(exc).__name__}: {str(exc)[:200]}")
+        phase.errors.append(f"round {number}: {type(exc).__name__}: {str(exc)[:800]}")
     finally:
         await page.context.close()
 

@@ -144,7 +144,7 @@ def test_deep_link_search_first_request(server: str, browser: object) -> None:
 def test_upload_then_search_runs_no_document_script(server: str, browser: object) -> None:
     page = new_page(browser)
     page.goto(f"{server}/Collections", wait_until="domcontentloaded")
-    page.get_by_label("Collection (new or existing)").first.fill("xss")
+    page.get_by_label("Collection (new or existing)").filter(visible=True).fill("xss")
     hostile = (
         "Compost feeds garden soil. <script>window.__xss = 1</script>"
         '<img src="x" onerror="window.__xss = 2"> <b onmouseover="window.__xss = 3">bold</b>'
