@@ -52,7 +52,14 @@ def _demo_state() -> dict:
 
 
 def ensure_demo() -> None:
-    """Build the demo collection on first launch, with a progress bar; once per process."""
+    """Build the demo collection on first launch, with a progress bar; once per process.
+
+    The bar's slot is drawn on every run, built or not: a page's elements below it then keep
+    their place from one run to the next. Without it, the run after the build drew every
+    element one place higher, and the browser drew them anew, dropping what had been typed
+    into a box and not yet sent (a collection name, then files dropped on the uploader).
+    """
+    slot = st.empty()
     state = _demo_state()
     if state["ready"]:
         return
@@ -64,7 +71,7 @@ def ensure_demo() -> None:
         if config.read_only():
             pass  # a read-only deployment serves the collections it was given, as they are
         elif not builtin.is_current(config.DEMO_COLLECTION, model, docs):
-            bar = st.progress(0.0, text="Building the demo collection (first launch only)…")
+            bar = slot.progress(0.0, text="Building the demo collection (first launch only)…")
             builtin.ensure_demo(model, lambda done, total: bar.progress(done / max(total, 1)))
             bar.empty()
             forget_collection(config.DEMO_COLLECTION)
