@@ -41,10 +41,28 @@ if infos:
     st.dataframe(table, hide_index=True, width="stretch", key="collections_table")
 
 
-def run_ingest(name: str, documents: list, problems: list[Problem]) -> None:
+def changed(tab: str, messages: list[tuple[str, str]]) -> None:
+    """A collection changed: keep the messages for ``tab`` and draw the page again.
+
+    The table above and the collection pickers were drawn before the change; drawn again,
+    they show it at once (an upload's new collection is in the table, a deleted one is gone
+    from the picker). The messages are shown in their tab after the new run.
+    """
+    st.session_state[f"flash_{tab}"] = messages
+    st.rerun()
+
+
+def show_messages(tab: str) -> None:
+    """The messages of the change made in ``tab`` in the previous run, once."""
+    for kind, text in st.session_state.pop(f"flash_{tab}", []):
+        {"success": st.success, "warning": st.warning}[kind](text)
+
+
+def run_ingest(tab: str, name: str, documents: list, problems: list[Problem]) -> None:
     """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome."""
-    for problem in problems:
-        st.warning(f"Skipped {problem.source}: {problem.reason}")
+    skipped = [("warning", f"Skipped {p.source}: {p.reason}") for p in problems]
+    for _, text in skipped:
+        st.warning(text)
     if not documents:
         st.error("Nothing to add: no readable documents.")
         return
@@ -64,9 +82,9 @@ def run_ingest(name: str, documents: list, problems: list[Problem]) -> None:
         return
     bar.empty()
     resources.forget_collection(name)
-    st.success(f"{name}: {report.summary()}")
-    for problem in report.problems:
-        st.warning(f"{problem.source}: {problem.reason}")
+    outcome = [("success", f"{name}: {report.summary()}")]
+    outcome += [("warning", f"{p.source}: {p.reason}") for p in report.problems]
+    changed(tab, skipped + outcome)
 
 
 if config.read_only():  # EMBEDLAB_READ_ONLY=1: a public deployment shows, never changes
@@ -106,7 +124,8 @@ with add_tab:
                     docs += read_bytes(upload.getvalue(), upload.name, upload.name, fields)
                 except LabError as exc:
                     problems.append(Problem(upload.name, str(exc)))
-            run_ingest(target, docs, problems)
+            run_ingest("upload", target, docs, problems)
+    show_messages("upload")
 
 with paste_tab:
     target = st.text_input("Collection (new or existing)", "my-notes", key="paste_target")
@@ -115,11 +134,13 @@ with paste_tab:
     if st.button("Add text", key="paste_go"):
         try:
             validate_name(target)
-            run_ingest(target, [from_text(text, title)], [])
+            run_ingest("paste", target, [from_text(text, title)], [])
         except LabError as exc:
             components.show_error(exc)
+    show_messages("paste")
 
 with manage_tab:
+    show_messages("manage")  # above the documents table, which can be long
     name = components.pick_collection("manage_collection")
     if name:
         try:
@@ -140,7 +161,10 @@ with manage_tab:
             )
             if st.button("Delete selected documents", key="manage_delete_docs_go") and chosen:
                 removed = current.delete_documents(chosen)
-                st.success(f"Deleted {len(chosen)} documents ({removed} chunks).")
+                st.session_state.pop("manage_delete_docs", None)  # those ids are gone
+                changed(
+                    "manage", [("success", f"Deleted {len(chosen)} documents ({removed} chunks).")]
+                )
         st.divider()
         confirm = st.checkbox(f"Yes, delete the whole collection '{name}'", key="manage_confirm")
         if st.button("Delete collection", key="manage_delete_go", disabled=not confirm):
@@ -151,7 +175,7 @@ with manage_tab:
             else:
                 resources.forget_collection(name)
                 st.session_state.pop("manage_collection", None)
-                st.success(f"Deleted collection {name}.")
+                changed("manage", [("success", f"Deleted collection {name}.")])
 
 with builtin_tab:
     st.markdown(
@@ -173,4 +197,5 @@ with builtin_tab:
         else:
             bar.empty()
             resources.forget_collection(config.STDLIB_COLLECTION)
-            st.success(report.summary() if report else "Already up to date.")
+            changed("builtin", [("success", report.summary() if report else "Already up to date.")])
+    show_messages("builtin")

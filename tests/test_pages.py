@@ -189,3 +189,24 @@ def test_changing_one_collection_keeps_the_others_open() -> None:
     assert resources.collection("demo") is demo
     resources.forget_collection("demo")
     assert resources.collection("demo") is not demo
+
+
+def test_a_change_shows_at_once_in_the_table_and_the_pickers() -> None:
+    """The table and pickers are drawn above the forms; a change must not wait for a click."""
+    at = run_page("pages/2_Collections.py")
+    at.text_input(key="paste_target").input("fresh")
+    at.text_area(key="paste_text").input("Owls hunt at night and sleep by day.")
+    at.button(key="paste_go").click().run()
+    assert not at.exception
+    assert any(s.value.startswith("fresh: added 1 documents") for s in at.success)
+    assert "fresh" in list(at.dataframe[0].value["name"])
+    assert "fresh" in at.selectbox(key="manage_collection").options
+    at.selectbox(key="manage_collection").set_value("fresh").run()
+    at.checkbox(key="manage_confirm").check().run()
+    at.button(key="manage_delete_go").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Deleted collection fresh."]
+    assert "fresh" not in list(at.dataframe[0].value["name"])
+    assert "fresh" not in at.selectbox(key="manage_collection").options
+    at.run()  # the message belongs to the change, not to every later run
+    assert not at.success
