@@ -397,6 +397,18 @@ class Uploads:
     errors: list[str] = field(default_factory=list)
 
 
+async def open_collections(page: Any, url: str, timeout_s: float) -> None:
+    """Open the Collections page and wait until it is drawn and idle, as a person would.
+
+    The upload's success message must name the collection typed here (not the default one),
+    so a name lost between typing and uploading is an error, not a quiet pass.
+    """
+    await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
+    await collection_box(page).wait_for(timeout=timeout_s * 1000)
+    await page.wait_for_function(RUN_FINISHED, arg=0, polling=POLL_MS, timeout=timeout_s * 1000)
+    await wait_idle(page)
+
+
 def collection_box(page: Any) -> Any:
     """The Collections page's "Collection" box that a person sees: the Upload tab's.
 
@@ -422,7 +434,7 @@ async def uploader(
         name = f"load-upload-{os.getpid()}-{number}"
         started = time.perf_counter()
         try:
-            await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
+            await open_collections(page, url, timeout_s)
             await collection_box(page).fill(name)
             files = [
                 {
@@ -433,7 +445,7 @@ async def uploader(
             ]
             await page.locator("input[type=file]").first.set_input_files(files=files)
             await page.get_by_role("button", name="Add to collection").click()
-            done = page.get_by_text(re.compile(r"added \d+ documents"))
+            done = page.get_by_text(re.compile(rf"^{re.escape(name)}: added \d+ documents"))
             await done.wait_for(timeout=timeout_s * 1000)
             result.done += 1
             result.seconds.append(round(time.perf_counter() - started, 1))
@@ -602,12 +614,12 @@ async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeo
             await page.goto(f"{url}/{path}", wait_until="domcontentloaded")
             shown = page.locator(f'[data-testid="stVegaLiteChart"], {ERRORS}').first
             await shown.wait_for(timeout=wait)
-        await page.goto(f"{url}/Collections", wait_until="domcontentloaded")
+        await open_collections(page, url, timeout_s)
         await collection_box(page).fill("session-cycle")
         upload = {"name": "cycle.jsonl", "mimeType": "application/json", "buffer": upload_file(30)}
         await page.locator("input[type=file]").first.set_input_files(files=[upload])
         await page.get_by_role("button", name="Add to collection").click()
-        done = page.get_by_text(re.compile(r"added \d+ documents|already"))
+        done = page.get_by_text(re.compile(r"^session-cycle: added \d+ documents"))
         await done.first.wait_for(timeout=wait)
         errors = await page.locator(ERRORS).all_inner_texts()
         phase.errors += [f"round {number}: {text[:200]}" for text in errors]

@@ -144,7 +144,14 @@ def test_deep_link_search_first_request(server: str, browser: object) -> None:
 def test_upload_then_search_runs_no_document_script(server: str, browser: object) -> None:
     page = new_page(browser)
     page.goto(f"{server}/Collections", wait_until="domcontentloaded")
-    page.get_by_label("Collection (new or existing)").filter(visible=True).fill("xss")
+    box = page.get_by_label("Collection (new or existing)").filter(visible=True)
+    box.wait_for(timeout=120_000)
+    page.wait_for_function(  # a person types once the page is drawn
+        "() => document.querySelector('[data-testid=\"stApp\"]')"
+        ".getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=120_000,
+    )
+    box.fill("xss")
     hostile = (
         "Compost feeds garden soil. <script>window.__xss = 1</script>"
         '<img src="x" onerror="window.__xss = 2"> <b onmouseover="window.__xss = 3">bold</b>'
@@ -153,7 +160,7 @@ def test_upload_then_search_runs_no_document_script(server: str, browser: object
         files=[{"name": "hostile.txt", "mimeType": "text/plain", "buffer": hostile.encode()}]
     )
     page.get_by_role("button", name="Add to collection").click()
-    page.get_by_text("added 1 documents").wait_for(timeout=120_000)
+    page.get_by_text("xss: added 1 documents").wait_for(timeout=120_000)
     page.goto(f"{server}/Search?collection=xss&q=garden%20soil", wait_until="domcontentloaded")
     page.locator(".hit").first.wait_for(timeout=120_000)
     assert "<script>" in page.locator(".hit").first.inner_text()
