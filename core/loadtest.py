@@ -219,9 +219,9 @@ async def new_page(browser: Any, phase: Phase, timeout_s: float) -> Any:
     """A fresh context (its own Streamlit session) that blocks and counts outbound requests.
 
     Every step on its pages (navigation, typing, clicking) may take up to ``timeout_s``, the
-    run's ``--timeout``, not Playwright's own 30 s: on a loaded machine the Collections page
-    alone took 20-30 s to draw, and a step that gives up sooner is an error of the test, not
-    of the app.
+    run's ``--timeout``, not Playwright's own 30 s: with 3 sessions and an uploader on 2 cores
+    the Collections page took up to 18 s to show its form here, longer on CI, and a step that
+    gives up sooner is an error of the test, not of the app.
     """
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(timeout_s * 1000)
