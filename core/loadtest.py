@@ -9,11 +9,14 @@ finishing with the results on screen. Errors are exceptions or error boxes shown
 searches that showed no results. Every request to a non-loopback address is blocked and
 counted. Prints p50/p95 of both phases and their ratio, the server's memory, where the CPU
 went, and the capacity bound: from what one user's session costs this machine, how much
-slower every session must get when all of them share it, whatever the server does.
+slower every session must get when all of them share it, whatever the server does. Then
+what the slowest 5% of loaded searches had beside them (``core.loadtimeline``); with
+``--timeline FILE`` every step of the loaded phase and the machine's load are written out.
 
 Usage::
 
     python -m core.loadtest --sessions 8 [--searches 12] [--model DIR] [--url URL] [--json]
+    python -m core.loadtest --sessions 8 --think 15 --timeline steps.json
     python -m core.loadtest --rounds 5     # memory after each of 5 full session cycles
 """
 
@@ -39,6 +42,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+
+from core.loadtimeline import Timeline, cpu_seconds, tail_report
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("EMBEDLAB_CHROMIUM", "/usr/bin/chromium")
@@ -198,6 +203,7 @@ class Phase:
     answered: int = 0
     errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    timeline: Timeline = field(default_factory=Timeline)  # when each step ran
 
     def summary(self) -> dict[str, Any]:
         """Counts and percentiles."""
@@ -256,14 +262,14 @@ async def wait_idle(page: Any, quiet_s: float = 0.5) -> None:
             return
 
 
-async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
+async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float, who: int = 0) -> None:
     """Type a question, press Enter, wait for its answer; record latency and errors."""
     box = page.get_by_label("Question", exact=True)
     phase.searches += 1
     try:
         await box.fill(query)
         await wait_idle(page, 0.2)
-        started = time.perf_counter()
+        started, since = time.perf_counter(), time.monotonic()
         await box.press("Enter")
         await page.wait_for_function(ANSWERED, arg=query, polling=POLL_MS, timeout=timeout_s * 1000)
         # The first HTML card of a session can appear a moment after the run ends (the
@@ -278,6 +284,8 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) ->
         )
         return
     phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+    ended = time.monotonic()
+    server_ms = None
     errors = await page.locator(ERRORS).all_inner_texts()
     if errors:
         phase.errors.append(f"{query!r}: {errors[0][:200]}")
@@ -289,14 +297,18 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float) ->
         # other work or drawing the page.
         with contextlib.suppress(Exception):
             line = await page.get_by_text(SERVER_FIGURE).first.inner_text(timeout=1000)
-            phase.server_ms.append(float(SERVER_FIGURE.search(line).group(1)))
+            server_ms = float(SERVER_FIGURE.search(line).group(1))
+            phase.server_ms.append(server_ms)
+    phase.timeline.add("search", who, since, server_ms, ended)
 
 
-async def timed_explore(page: Any, query: str, phase: Phase, timeout_s: float) -> None:
+async def timed_explore(
+    page: Any, query: str, phase: Phase, timeout_s: float, who: int = 0
+) -> None:
     """From a search's results, follow the link that places the question on the map (as a
     person would: the app's own link, no reload of the page); wait for the map and the
     question's true neighbours."""
-    started = time.perf_counter()
+    started, since = time.perf_counter(), time.monotonic()
     phase.searches += 1
     wait = timeout_s * 1000
     try:
@@ -309,6 +321,7 @@ async def timed_explore(page: Any, query: str, phase: Phase, timeout_s: float) -
         phase.errors.append(f"explore {query!r}: not answered ({type(exc).__name__})")
         return
     phase.latencies_ms.append((time.perf_counter() - started) * 1000)
+    phase.timeline.add("explore", who, since)
     errors = await page.locator(ERRORS).all_inner_texts()
     if errors:
         phase.errors.append(f"explore {query!r}: {errors[0][:200]}")
@@ -353,7 +366,9 @@ async def searcher(
     pause = random.Random(number)
     page = await new_page(browser, searches, timeout_s)
     try:
+        since = time.monotonic()
         await open_search(page, url, timeout_s)
+        searches.timeline.add("open", number, since)
         opened = True
     except Exception as exc:  # the page never became usable: every search counts as lost
         searches.errors.append(f"session {number} did not open: {type(exc).__name__}")
@@ -369,13 +384,15 @@ async def searcher(
         if time.monotonic() > deadline:
             break
         query = f"{QUERIES[(number + i) % len(QUERIES)]} {number}-{i}"
-        await timed_search(page, query, searches, timeout_s)
+        await timed_search(page, query, searches, timeout_s, number)
         if think_s > 0:
             await asyncio.sleep(pause.uniform(0.5 * think_s, 1.5 * think_s))
         if explore_every and (i + 1) % explore_every == 0 and i + 1 < count:
-            await timed_explore(page, query, explores, timeout_s)
+            await timed_explore(page, query, explores, timeout_s, number)
             with contextlib.suppress(Exception):  # a failed return shows in the next search
+                since = time.monotonic()
                 await back_to_search(page, timeout_s)
+                searches.timeline.add("open", number, since)
     await page.context.close()
 
 
@@ -434,8 +451,10 @@ async def uploader(
         name = f"load-upload-{os.getpid()}-{number}"
         started = time.perf_counter()
         try:
+            since = time.monotonic()
             await open_collections(page, url, timeout_s)
             await collection_box(page).fill(name)
+            phase.timeline.add("upload-open", -1, since)
             files = [
                 {
                     "name": f"{name}.jsonl",
@@ -444,9 +463,11 @@ async def uploader(
                 }
             ]
             await page.locator("input[type=file]").first.set_input_files(files=files)
+            since = time.monotonic()
             await page.get_by_role("button", name="Add to collection").click()
             done = page.get_by_text(re.compile(rf"^{re.escape(name)}: added \d+ documents"))
             await done.wait_for(timeout=timeout_s * 1000)
+            phase.timeline.add("ingest", -1, since)
             result.done += 1
             result.seconds.append(round(time.perf_counter() - started, 1))
         except Exception as exc:  # a failed upload is an error to report, not a crash
@@ -463,6 +484,7 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
 
     single, loaded, uploads = Phase(), Phase(), Uploads()
     single_explore, loaded_explore = Phase(), Phase()
+    loaded_explore.timeline = loaded.timeline  # one timeline of the loaded phase's steps
     async with async_playwright() as play:
         browser = await play.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
@@ -486,8 +508,9 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         single_cpu = (single_before, cpu_seconds(pid), time.monotonic() - single_started)
         memory_before = rss_mb(pid) if pid else None
         cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
-        searching = asyncio.Event()
+        searching, stop_sampling = asyncio.Event(), asyncio.Event()
         searching.set()
+        sampler = asyncio.create_task(loaded.timeline.sample(pid, stop_sampling))
         deadline = time.monotonic() + args.seconds
         upload = asyncio.create_task(
             uploader(browser, url, args.records, loaded, searching, uploads, args.timeout)
@@ -513,6 +536,8 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
         searching.clear()
         await upload
         cpu_after, wall = cpu_seconds(pid), time.monotonic() - wall_before
+        stop_sampling.set()
+        await sampler
         await browser.close()
     figures = report(
         args, warm, single, loaded, uploads, memory_before, rss_mb(pid) if pid else None
@@ -520,7 +545,31 @@ async def measure(url: str, args: argparse.Namespace, pid: int | None) -> dict[s
     figures["explore"] = explore_report(single_explore, loaded_explore)
     figures["loaded_cpu"] = cpu_split(cpu_before, cpu_after, wall)
     figures["capacity"] = capacity(single.searches, *single_cpu, args.sessions)
+    figures["tail"] = tail_report(loaded.timeline)
+    if args.timeline:
+        args.timeline.write_text(json.dumps(timeline_json(loaded.timeline), indent=1))
     return figures
+
+
+def timeline_json(timeline: Timeline) -> dict[str, Any]:
+    """Every step of the loaded phase and every load sample, seconds from its start."""
+    origin = min((s.start for s in timeline.spans), default=0.0)
+    return {
+        "steps": [
+            {
+                "kind": s.kind,
+                "session": s.who,
+                "start_s": round(s.start - origin, 3),
+                "ms": round(s.ms, 1),
+                "server_ms": s.server_ms,
+            }
+            for s in timeline.spans
+        ],
+        "load": [
+            {"t_s": round(t - origin, 2), "machine": round(m, 3), "server": server}
+            for t, m, server in timeline.load
+        ],
+    }
 
 
 def capacity(searches: int, before: tuple, after: tuple, wall: float, sessions: int) -> dict:
@@ -581,26 +630,6 @@ def cpu_split(before: tuple, after: tuple, wall: float) -> dict[str, Any]:
         "server_s": round(server, 1) if server is not None else None,
         "browsers_and_rest_s": round(busy - server, 1) if server is not None else None,
     }
-
-
-def cpu_seconds(pid: int | None) -> tuple[float, float | None]:
-    """(CPU seconds the whole machine has been busy, those of process ``pid``) so far (Linux).
-
-    Sampled before and after the loaded phase, the two differences say how much of the
-    machine's work was the server's and how much the browsers' (and everything else's).
-    """
-    tick = os.sysconf("SC_CLK_TCK")
-    busy = 0.0
-    with contextlib.suppress(OSError):
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-        values = [int(v) for v in fields]
-        busy = (sum(values[:8]) - values[3] - values[4]) / tick  # less idle and iowait
-    own = None
-    if pid:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            own = (int(stat[11]) + int(stat[12])) / tick  # utime + stime
-    return busy, own
 
 
 async def session_cycle(browser: Any, url: str, number: int, phase: Phase, timeout_s: float):
@@ -715,6 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead of the load test: this many full session cycles, memory after each",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--timeline",
+        type=Path,
+        help="write every step of the loaded phase and the machine's load to this JSON file",
+    )
     return parser
 
 
@@ -763,6 +797,15 @@ def print_figures(figures: dict[str, Any]) -> None:
             f"{cpu['utilisation']:.0%} busy; CPU seconds: server {cpu['server_s']}, "
             f"browsers and the rest {cpu['browsers_and_rest_s']}"
         )
+    tail = figures.get("tail")
+    if tail:
+        for label, part in (("slowest 5%", tail["slowest"]), ("other", tail["rest"])):
+            side = ", ".join(f"{k} {v}" for k, v in part["overlapping"].items())
+            print(
+                f"{label} loaded searches: {part['count']}, mean {part['mean_ms']} ms (server "
+                f"{part['mean_server_ms']} ms); machine {part['machine_busy']} busy, server "
+                f"{part['server_busy']}; other sessions' steps beside each: {side}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

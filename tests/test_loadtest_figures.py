@@ -31,3 +31,40 @@ def test_p95_ratio_of_two_summaries() -> None:
     ratio = loadtest.p95_ratio(one.summary(), many.summary())
     assert ratio == pytest.approx(loadtest.percentile(many.latencies_ms, 95) / 100.0, abs=0.01)
     assert loadtest.p95_ratio(one.summary(), loadtest.Phase().summary()) is None
+
+
+def test_the_slowest_searches_are_set_against_what_ran_beside_them() -> None:
+    from core.loadtimeline import Span, Timeline, tail_report
+
+    timeline = Timeline()
+    # 19 quick searches alone, one slow one while another session ingested
+    timeline.spans = [Span("search", n % 4, 10.0 * n, 10.0 * n + 0.3, 80.0) for n in range(19)]
+    timeline.spans.append(Span("search", 1, 200.0, 203.0, 700.0))
+    timeline.spans.append(Span("ingest", -1, 199.0, 202.0))
+    timeline.spans.append(Span("search", 1, 201.0, 201.2, 90.0))  # same session: not counted
+    timeline.load = [(t / 2, 0.9 if 199 <= t / 2 <= 203 else 0.2, 0.5) for t in range(420)]
+    report = tail_report(timeline, share=0.05)
+    slow, rest = report["slowest"], report["rest"]
+    assert slow["count"] == 1 and rest["count"] == 20
+    assert slow["mean_ms"] == 3000.0 and slow["mean_server_ms"] == 700.0
+    assert slow["overlapping"]["ingest"] == 1.0 and slow["overlapping"]["search"] == 0.0
+    assert slow["machine_busy"] > 0.8 > 0.3 > rest["machine_busy"]
+    assert report["slow_steps"][0]["at_s"] == 200.0 and report["slow_steps"][0]["session"] == 1
+    assert tail_report(Timeline()) == {}
+
+
+def test_the_timeline_file_lists_steps_from_the_phase_start() -> None:
+    from core.loadtimeline import Span, Timeline
+
+    timeline = Timeline([Span("open", 2, 50.0, 51.5), Span("search", 2, 52.0, 52.4, 70.0)])
+    timeline.load = [(50.5, 0.4, None)]
+    written = loadtest.timeline_json(timeline)
+    assert written["steps"][0] == {
+        "kind": "open",
+        "session": 2,
+        "start_s": 0.0,
+        "ms": 1500.0,
+        "server_ms": None,
+    }
+    assert written["steps"][1]["start_s"] == 2.0 and written["steps"][1]["server_ms"] == 70.0
+    assert written["load"] == [{"t_s": 0.5, "machine": 0.4, "server": None}]
