@@ -88,12 +88,12 @@ else:
         label="See this question on the map, among its true neighbours",
         query_params={"q": query, "collection": name},
     )
-st.markdown(components.CARD_CSS, unsafe_allow_html=True)
+st.html(components.CARD_CSS)
 best = result.hits[0].score if result.hits else 1.0
 for hit, reason in zip(result.hits, reasons, strict=True):
     body = highlight_html(hit.text, reason)
     card = components.hit_card(hit, body, best, reason.sentence_score)
-    st.markdown(card, unsafe_allow_html=True)
+    st.html(card)
     if not why:
         continue
     # Lazy: an explanation is computed only while its box is open (the first one is, at first),
@@ -111,4 +111,4 @@ for hit, reason in zip(result.hits, reasons, strict=True):
             except LabError as exc:
                 components.show_error(exc)
                 continue
-            st.markdown(components.why_html(part), unsafe_allow_html=True)
+            st.html(components.why_html(part))

@@ -62,7 +62,7 @@ def test_search_finds_the_snake_sense_of_python() -> None:
     assert at.info, "an empty query shows a hint"
     at.text_input(key="search_query").input("a large snake that squeezes its prey").run()
     assert not at.exception
-    cards = [m.value for m in at.markdown if 'class="hit"' in m.value]
+    cards = [h.value for h in at.html if 'class="hit"' in h.value]
     assert len(cards) == 10
     assert "python" in cards[0].lower() or "snake" in cards[0].lower()
     assert any("results in" in m.value for m in at.markdown)
@@ -70,7 +70,7 @@ def test_search_finds_the_snake_sense_of_python() -> None:
 
 def why_of(box) -> tuple[float, list[float], str]:
     """(cosine, the two rows' sums, HTML) of an open "Why" box."""
-    why = box.markdown[0].value
+    why = box.html[0].value
     score = float(re.search(r"<b>(-?[\d.]+)</b>", why).group(1))
     sums = [float(x) for x in re.findall(r"\(sum (-?[\d.]+)\)", why)]
     return score, sums, why
@@ -88,7 +88,7 @@ def test_search_explains_each_hit_word_by_word_when_asked() -> None:
     score, sums, why = why_of(at.expander[0])  # the first is open and explained at once
     assert len(sums) == 2 and all(abs(x - score) <= 1e-4 for x in sums)
     assert "\n" not in why and 'title="' in why
-    assert not at.expander[1].markdown  # closed: nothing computed
+    assert not at.expander[1].html  # closed: nothing computed
     at.session_state["search_why_2"] = True  # the person opens #2
     at.run()
     assert not at.exception
@@ -105,7 +105,7 @@ def test_search_filter_keeps_only_that_topic() -> None:
     at.selectbox(key="search_filter_value").set_value(value)
     at.text_input(key="search_query").input("something interesting").run()
     assert not at.exception
-    cards = [m.value for m in at.markdown if 'class="hit"' in m.value]
+    cards = [h.value for h in at.html if 'class="hit"' in h.value]
     assert cards
     assert all(f"topic: {value}" in card for card in cards)
 
@@ -128,7 +128,7 @@ def test_paste_then_search_escapes_hostile_html() -> None:
     search = run_page("pages/1_Search.py")
     search.selectbox(key="search_collection").set_value("hostile")
     search.text_input(key="search_query").input("growing tomatoes").run()
-    card = next(m.value for m in search.markdown if 'class="hit"' in m.value)
+    card = next(h.value for h in search.html if 'class="hit"' in h.value)
     assert "&lt;script&gt;" in card and "<script" not in card and "<img" not in card
 
 

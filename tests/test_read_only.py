@@ -140,4 +140,4 @@ def test_collections_page_hides_writes_only_when_read_only(
     search_page.selectbox(key="search_collection").set_value("docs")
     search_page.text_input(key="search_query").input("river flood").run()
     assert not search_page.exception
-    assert sum('class="hit"' in m.value for m in search_page.markdown) == 3
+    assert sum('class="hit"' in h.value for h in search_page.html) == 3

@@ -101,9 +101,11 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
         f'<div class="meta">id {html.escape(hit.doc_id)} · {html.escape(hit.source)} · '
         f"{where}{why}{' · ' + meta if meta else ''}</div></div>"
     )
-    # One line: a blank line in a document would end st.markdown's HTML block and let the
-    # rest be parsed as Markdown (images, links, maths). The body is white-space: pre-wrap,
-    # so the character reference still shows as a line break.
+    # The Search page shows cards with st.html (no Markdown pass; DOMPurify in the browser
+    # on top of the escaping here). Still one line, so the card stays inert under
+    # st.markdown too, where a blank line would end the HTML block and let the rest be
+    # parsed as Markdown. The body is white-space: pre-wrap, so the character reference
+    # still shows as a line break.
     return card.replace("\r", "").replace("\n", "&#10;")
 
 
