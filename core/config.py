@@ -93,6 +93,13 @@ def server_threads() -> int:
     return _configured_threads() or 1
 
 
+# How much lower the web app's ingests run than its searches (a nice value, 0-19): an
+# upload's embedding then takes the cores only while no one is searching or loading a page
+# on the same machine (``Embedder.encode_bulk``). 10 gives the ingest about a tenth of a
+# core's share against each busy interactive thread under Linux's scheduler.
+SERVER_BULK_NICE = 10
+
+
 def read_only() -> bool:
     """Whether this deployment refuses writes (``EMBEDLAB_READ_ONLY=1``): no ingest or delete."""
     return os.environ.get("EMBEDLAB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")

@@ -12,6 +12,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -86,12 +87,15 @@ class Embedder:
         batch_size: int = 32,
         encoder: str | None = None,
         threads: int | None = None,
+        bulk_nice: int = 0,
     ) -> None:
         """Load ``model`` (a local folder, or a hub id where the network allows it).
 
         ``encoder`` ("torch" or "onnx-int8", default ``config.encoder_name()``) picks what
         runs ``encode``; ``self.model`` is the SentenceTransformer either way. ``threads``:
-        CPU threads per model call (default ``config.threads()``, every core).
+        CPU threads per model call (default ``config.threads()``, every core). ``bulk_nice``:
+        above 0, :meth:`encode_bulk` (an ingest's embedding) runs on one worker thread at
+        that much lower CPU priority, so a server's searches go first (see there).
 
         Raises:
             ModelNotFoundError: if the model cannot be loaded, or the encoder is unknown or
@@ -124,6 +128,9 @@ class Embedder:
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
         self.recent_hits = 0
+        self._bulk_nice = bulk_nice
+        self._bulk: ThreadPoolExecutor | None = None
+        self._bulk_lock = threading.Lock()
         self._onnx = None
         if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
             from core.onnx_encoder import OnnxEncoder
@@ -189,6 +196,28 @@ class Embedder:
                 progress(min(start + block, len(texts)), len(texts))
         return out
 
+    def encode_bulk(self, texts: Sequence[str]) -> np.ndarray:
+        """Like :meth:`encode`, for bulk work that nobody is waiting on word by word: an
+        ingest's chunks.
+
+        Made with ``bulk_nice`` (the web app's model), the work runs on one worker thread
+        whose CPU priority is lowered by that much (Linux keeps a nice value per thread), and
+        the caller waits for it. While the cores are free it runs as fast as ever; while
+        others search, the kernel gives their model runs and pages the cores first, and the
+        ingest takes the rest. Bulk calls from several sessions take turns on that worker.
+        With more than one torch thread only the calling thread is lowered, not torch's
+        pool: the web app runs one thread per call.
+        """
+        if self._bulk_nice <= 0:
+            return self.encode(texts)
+        with self._bulk_lock:
+            if self._bulk is None:
+                self._bulk = ThreadPoolExecutor(
+                    1, "embedlab-bulk", initializer=lower_priority, initargs=(self._bulk_nice,)
+                )
+            worker = self._bulk
+        return worker.submit(self.encode, texts).result()
+
     def encode_recent(self, texts: Sequence[str]) -> np.ndarray:
         """Like :meth:`encode`, remembering the vectors of the last ``RECENT_TEXTS`` texts.
 
@@ -243,3 +272,17 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def lower_priority(nice: int) -> None:
+    """Raise the calling thread's nice value by ``nice`` (lower its CPU priority; Linux).
+
+    Lowering priority needs no privilege; where the platform has no per-thread priority the
+    thread simply keeps its own.
+    """
+    try:
+        thread = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, current + nice))
+    except (AttributeError, OSError) as exc:
+        log.info("bulk encoding keeps normal CPU priority: %s", exc)

@@ -107,6 +107,6 @@ def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Docume
     overlap = min(CHUNK_OVERLAP, window // 4)  # a small model's window must still move on
     chunks = chunk_texts([d.text for d in batch], embedder.tokenizer, window, overlap)
     texts = [c.text for doc_chunks in chunks for c in doc_chunks]
-    vectors = embedder.encode(texts)
+    vectors = embedder.encode_bulk(texts)
     collection.add_vectors(batch, chunks, vectors)
     return len(texts)

@@ -74,3 +74,35 @@ def test_locking_twice_is_harmless_and_keeps_the_tokenizer_class(tiny_embedder) 
         tokenizer("a b c")["input_ids"]
         == tokenizer.__class__.__mro__[1].__call__(tokenizer, "a b c")["input_ids"]
     )
+
+
+def test_bulk_encoding_runs_at_lower_cpu_priority_and_gives_the_same_vectors(
+    tiny_model_dir, tmp_path, monkeypatch
+) -> None:
+    """An ingest's embedding yields the cores to searches: it runs on a thread whose nice
+    value is ``bulk_nice`` above the caller's, and its vectors are encode's."""
+    import os
+
+    import numpy as np
+
+    from core.collections import Collection
+    from core.documents import from_text
+    from core.embedder import Embedder
+    from core.ingest import ingest_documents
+
+    monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path))
+    embedder = Embedder(str(tiny_model_dir), bulk_nice=4)
+    texts = [f"passage number {n} about rivers and banks" for n in range(40)]
+    assert np.allclose(embedder.encode_bulk(texts), embedder.encode(texts), atol=1e-5)
+    workers = [t for t in threading.enumerate() if t.name.startswith("embedlab-bulk")]
+    assert len(workers) == 1
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert os.getpriority(os.PRIO_PROCESS, workers[0].native_id) == min(19, mine + 4)
+    assert mine == os.getpriority(os.PRIO_PROCESS, threading.get_native_id())  # caller kept
+
+    collection = Collection("bulk", embedder.info, create=True)
+    report = ingest_documents(collection, embedder, [from_text(t) for t in texts[:5]])
+    assert report.added == 5 and collection.store.counts()[0] == 5
+    assert [t.name for t in threading.enumerate() if t.name.startswith("embedlab-bulk")] == [
+        workers[0].name
+    ]  # the same worker, not one per call

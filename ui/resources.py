@@ -24,7 +24,8 @@ from core.vocab import Vocabulary
 @st.cache_resource(show_spinner="Loading the model…")
 def embedder() -> Embedder:
     """The process-wide embedding model, warmed up so the first search is not slow."""
-    model = Embedder(threads=config.server_threads())  # sessions share the cores
+    # sessions share the cores; an upload's embedding yields them to searches
+    model = Embedder(threads=config.server_threads(), bulk_nice=config.SERVER_BULK_NICE)
     model.encode(["warm up"])
     # torch, transformers and the model are a few million long-lived objects; every full
     # garbage collection would walk them all while holding the GIL (some 0.1-0.3 s, during
