@@ -358,12 +358,13 @@ async def searcher(
 
     ``think_s``: a pause after each answer, drawn uniformly from 0.5x to 1.5x (a person
     reading the results), seeded by the session number; 0 fires the next question at once.
-    ``explore_every``: after every so many searches, follow the Search page's link that places
-    the last question on the Explore map (timed into the second phase), then the sidebar's
-    link back to Search.
+    ``explore_every``: one Explore visit per so many searches (see :func:`explore_after`):
+    follow the Search page's link that places the last question on the Explore map (timed
+    into the second phase), then the sidebar's link back to Search.
     """
     searches, explores = phases
     pause = random.Random(number)
+    visits = explore_after(number, count, explore_every)
     page = await new_page(browser, searches, timeout_s)
     try:
         since = time.monotonic()
@@ -387,13 +388,27 @@ async def searcher(
         await timed_search(page, query, searches, timeout_s, number)
         if think_s > 0:
             await asyncio.sleep(pause.uniform(0.5 * think_s, 1.5 * think_s))
-        if explore_every and (i + 1) % explore_every == 0 and i + 1 < count:
+        if i in visits:
             await timed_explore(page, query, explores, timeout_s, number)
             with contextlib.suppress(Exception):  # a failed return shows in the next search
                 since = time.monotonic()
                 await back_to_search(page, timeout_s)
                 searches.timeline.add("open", number, since)
     await page.context.close()
+
+
+def explore_after(number: int, count: int, every: int) -> set[int]:
+    """After which of its ``count`` searches (0-based) session ``number`` visits Explore.
+
+    As many visits as one after every ``every``-th search gives (never after the last), but
+    after searches drawn at random, seeded by the session: sessions that start within
+    seconds of each other would otherwise all open the map in the same few seconds, after
+    their 4th search, again after their 8th, a lockstep no group of people keeps.
+    """
+    if every <= 0:
+        return set()
+    visits = sum(1 for i in range(count) if (i + 1) % every == 0 and i + 1 < count)
+    return set(random.Random(f"explore-{number}").sample(range(count - 1), visits))
 
 
 def upload_file(records: int) -> bytes:
@@ -742,7 +757,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--explore-every",
         type=int,
         default=4,
-        help="each session opens Explore after this many searches (0: never)",
+        help="one Explore visit per this many searches, after searches drawn at random "
+        "per session (0: never)",
     )
     parser.add_argument("--url", help="use this running server instead of starting one")
     parser.add_argument("--model", help="EMBEDLAB_MODEL for the started server")

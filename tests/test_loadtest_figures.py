@@ -68,3 +68,13 @@ def test_the_timeline_file_lists_steps_from_the_phase_start() -> None:
     }
     assert written["steps"][1]["start_s"] == 2.0 and written["steps"][1]["server_ms"] == 70.0
     assert written["load"] == [{"t_s": 0.5, "machine": 0.4, "server": None}]
+
+
+def test_explore_visits_keep_their_number_but_not_a_common_beat() -> None:
+    plans = [loadtest.explore_after(n, 12, 4) for n in range(1, 9)]
+    assert all(len(p) == 2 and p <= set(range(11)) for p in plans)  # never after the last
+    assert len({frozenset(p) for p in plans}) > 1  # sessions do not all visit at once
+    assert loadtest.explore_after(3, 12, 4) == plans[2]  # seeded: a rerun repeats it
+    assert loadtest.explore_after(1, 3, 2) in ({0}, {1})
+    assert loadtest.explore_after(99, 2, 1) == {0}  # the warm-up visits after its first
+    assert loadtest.explore_after(1, 12, 0) == set()
