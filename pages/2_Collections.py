@@ -97,11 +97,15 @@ add_tab, paste_tab, manage_tab, builtin_tab = st.tabs(
 
 with add_tab:
     target = st.text_input("Collection (new or existing)", "my-documents", key="upload_target")
+    # A new key after each add empties the uploader: its files are in the collection now,
+    # and the next files dropped must finish uploading before "Add" can be clicked again
+    # (with the last files still listed it stayed enabled, and a quick click could run
+    # before the new files arrived and add nothing).
     files = st.file_uploader(
         "Files",
         type=["txt", "md", "csv", "jsonl", "pdf"],
         accept_multiple_files=True,
-        key="upload_files",
+        key=f"upload_files_{st.session_state.get('upload_round', 0)}",
     )
     c1, c2 = st.columns(2)
     text_fields = c1.text_input("Text fields (csv/jsonl)", "text", key="upload_text_fields")
@@ -124,6 +128,7 @@ with add_tab:
                     docs += read_bytes(upload.getvalue(), upload.name, upload.name, fields)
                 except LabError as exc:
                     problems.append(Problem(upload.name, str(exc)))
+            st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
             run_ingest("upload", target, docs, problems)
     show_messages("upload")
 

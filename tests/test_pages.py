@@ -148,7 +148,7 @@ def test_collections_refuses_bad_input_and_keeps_data() -> None:
 def test_upload_good_and_bad_files() -> None:
     at = run_page("pages/2_Collections.py")
     at.text_input(key="upload_target").input("uploads")
-    at.file_uploader(key="upload_files").set_value(
+    at.file_uploader(key="upload_files_0").set_value(
         [
             ("notes.txt", b"Bees pollinate flowers in spring.", "text/plain"),
             ("rows.csv", b'id,text\n1,"unclosed quote\n2,fine', "text/csv"),
@@ -161,6 +161,9 @@ def test_upload_good_and_bad_files() -> None:
     assert at.success and "added 1 documents" in at.success[0].value
     warnings = " ".join(w.value for w in at.warning)
     assert "rows.csv" in warnings and "junk.txt" in warnings and "empty.md" in warnings
+    # the added files leave the uploader, so "Add" waits for the next ones
+    assert not at.file_uploader(key="upload_files_1").value
+    assert at.button(key="upload_go").disabled
 
 
 def test_delete_collection_needs_confirmation() -> None:

@@ -26,7 +26,7 @@ from core.ingest import ingest_documents
 from core.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
-WRITE_WIDGETS = ("upload_files", "upload_go", "paste_go", "manage_delete_go", "builtin_stdlib_go")
+WRITE_WIDGETS = ("upload_files_0", "upload_go", "paste_go", "manage_delete_go", "builtin_stdlib_go")
 
 DOCS = [
     Document("a", "Bees pollinate flowers in spring.", source="t"),
