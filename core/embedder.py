@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -277,9 +278,12 @@ class Embedder:
 def lower_priority(nice: int) -> None:
     """Raise the calling thread's nice value by ``nice`` (lower its CPU priority; Linux).
 
-    Lowering priority needs no privilege; where the platform has no per-thread priority the
-    thread simply keeps its own.
+    Lowering priority needs no privilege. Only on Linux, where a thread's id names that
+    thread to ``setpriority``; elsewhere it could name another process, so the thread keeps
+    its priority.
     """
+    if not sys.platform.startswith("linux"):
+        return
     try:
         thread = threading.get_native_id()
         current = os.getpriority(os.PRIO_PROCESS, thread)

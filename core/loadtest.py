@@ -269,7 +269,7 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float, wh
     try:
         await box.fill(query)
         await wait_idle(page, 0.2)
-        started, since = time.perf_counter(), time.monotonic()
+        started = time.monotonic()
         await box.press("Enter")
         await page.wait_for_function(ANSWERED, arg=query, polling=POLL_MS, timeout=timeout_s * 1000)
         # The first HTML card of a session can appear a moment after the run ends (the
@@ -283,8 +283,8 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float, wh
             f"{query!r}: not answered ({type(exc).__name__}; run state, link q, cards: {state})"
         )
         return
-    phase.latencies_ms.append((time.perf_counter() - started) * 1000)
     ended = time.monotonic()
+    phase.latencies_ms.append((ended - started) * 1000)
     server_ms = None
     errors = await page.locator(ERRORS).all_inner_texts()
     if errors:
@@ -299,7 +299,7 @@ async def timed_search(page: Any, query: str, phase: Phase, timeout_s: float, wh
             line = await page.get_by_text(SERVER_FIGURE).first.inner_text(timeout=1000)
             server_ms = float(SERVER_FIGURE.search(line).group(1))
             phase.server_ms.append(server_ms)
-    phase.timeline.add("search", who, since, server_ms, ended)
+    phase.timeline.add("search", who, started, server_ms, ended)
 
 
 async def timed_explore(
@@ -308,7 +308,7 @@ async def timed_explore(
     """From a search's results, follow the link that places the question on the map (as a
     person would: the app's own link, no reload of the page); wait for the map and the
     question's true neighbours."""
-    started, since = time.perf_counter(), time.monotonic()
+    started = time.monotonic()
     phase.searches += 1
     wait = timeout_s * 1000
     try:
@@ -320,8 +320,9 @@ async def timed_explore(
     except Exception as exc:  # a timeout or a closed page: the visit was not answered
         phase.errors.append(f"explore {query!r}: not answered ({type(exc).__name__})")
         return
-    phase.latencies_ms.append((time.perf_counter() - started) * 1000)
-    phase.timeline.add("explore", who, since)
+    ended = time.monotonic()
+    phase.latencies_ms.append((ended - started) * 1000)
+    phase.timeline.add("explore", who, started, end=ended)
     errors = await page.locator(ERRORS).all_inner_texts()
     if errors:
         phase.errors.append(f"explore {query!r}: {errors[0][:200]}")

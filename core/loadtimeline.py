@@ -57,7 +57,8 @@ class Timeline:
         end: float | None = None,
     ) -> None:
         """Note a step that ran from ``start`` to ``end`` (default: now)."""
-        self.spans.append(Span(kind, who, start, end or time.monotonic(), server_ms))
+        end = time.monotonic() if end is None else end
+        self.spans.append(Span(kind, who, start, end, server_ms))
 
     async def sample(self, pid: int | None, stop: asyncio.Event, every_s: float = 0.5) -> None:
         """Note the machine's and the server's CPU use every ``every_s`` until ``stop``."""

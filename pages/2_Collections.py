@@ -97,10 +97,10 @@ add_tab, paste_tab, manage_tab, builtin_tab = st.tabs(
 
 with add_tab:
     target = st.text_input("Collection (new or existing)", "my-documents", key="upload_target")
-    # A new key after each add empties the uploader: its files are in the collection now,
-    # and the next files dropped must finish uploading before "Add" can be clicked again
-    # (with the last files still listed it stayed enabled, and a quick click could run
-    # before the new files arrived and add nothing).
+    # A new key after each "Add" empties the uploader (the messages say what became of each
+    # file), so the next files dropped must finish uploading before "Add" can be clicked
+    # again: with the last files still listed it stayed enabled, and a quick click could run
+    # before the new files arrived and add nothing.
     files = st.file_uploader(
         "Files",
         type=["txt", "md", "csv", "jsonl", "pdf"],
