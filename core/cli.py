@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _embedder():
-    from core.embedder import Embedder
+    from core.model.embedder import Embedder
 
     return Embedder()
 
@@ -105,9 +105,9 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """``ingest PATH... --collection NAME``."""
-    from core.collections import Collection, validate_name
-    from core.documents import FieldSpec, load_paths
-    from core.ingest import ingest_documents
+    from core.documents.readers import FieldSpec, load_paths
+    from core.ingest.pipeline import ingest_documents
+    from core.storage.collection import Collection, validate_name
 
     validate_name(args.collection)
     loaded = load_paths(args.paths, FieldSpec.parse(args.text_fields, args.id_field))
@@ -130,7 +130,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def _report_commits(update: Callable[[int, int], None]) -> Callable[[int, int], None]:
     """With ``EMBEDLAB_REPORT_COMMITS=1``, also print ``committed N`` after each committed batch.
 
-    ``python -m core.crashtest`` reads these lines: N documents are durably stored.
+    ``python -m measure.crash`` reads these lines: N documents are durably stored.
     """
     import os
 
@@ -158,12 +158,12 @@ def _report_json(name: str, report: Any) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """``search "QUERY" --collection NAME`` or ``search --queries FILE.jsonl``."""
-    from core.collections import Collection
-    from core.search import check_k, search
+    from core.search.query import check_k, search
+    from core.storage.collection import Collection
 
     if (args.query is None) == (args.queries is None):
         raise InputError('Give either a query ("...") or --queries FILE.jsonl, not both.')
-    from core.collections import validate_name
+    from core.storage.collection import validate_name
 
     validate_name(args.collection)
     check_k(args.k)
@@ -193,7 +193,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def _search_file(
     collection: Any, embedder: Any, args: argparse.Namespace, where: Any, out: TextIO
 ) -> int:
-    from core.search import search_many
+    from core.search.query import search_many
 
     queries = list(read_queries(args.queries))
     texts = [text for _, text in queries]
@@ -251,7 +251,7 @@ def _parse_where(raw: str | None) -> tuple[str, str] | None:
 
 def cmd_collections(args: argparse.Namespace) -> int:
     """``collections [--json]``."""
-    from core.collections import list_collections
+    from core.storage.collection import list_collections
 
     infos = list_collections()
     if args.json:
@@ -269,13 +269,13 @@ def cmd_collections(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     """``delete NAME`` (or ``delete NAME --documents ID...``)."""
-    from core.collections import delete_collection
+    from core.storage.collection import delete_collection
 
     if not args.documents:
         delete_collection(args.name)
         print(f"deleted collection {args.name}")
         return 0
-    from core.collections import Collection
+    from core.storage.collection import Collection
 
     collection = Collection(args.name, _embedder().info)
     removed = collection.delete_documents(args.documents)
@@ -285,7 +285,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 def cmd_builtin(args: argparse.Namespace) -> int:
     """``demo`` and ``stdlib``: build a built-in collection if it is not current."""
-    from core import builtin
+    from core.ingest import builtin
 
     build = builtin.ensure_demo if args.command == "demo" else builtin.build_stdlib
     name = config.DEMO_COLLECTION if args.command == "demo" else config.STDLIB_COLLECTION
@@ -296,7 +296,7 @@ def cmd_builtin(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``eval scifact|stsb``: quality against the shared evaluation data."""
-    from core.benchmark import run_eval
+    from measure.bench import run_eval
 
     figures = run_eval(args.task, args.run, not args.no_baseline, args.collection)
     print(json.dumps(figures, indent=2))

@@ -51,9 +51,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """``export --collection NAME --format projector OUT_DIR``."""
-    from core.collections import Collection
-    from core.embedder import Embedder
-    from core.export import export_projector
+    from core.model.embedder import Embedder
+    from core.storage.collection import Collection
+    from core.storage.export import export_projector
 
     collection = Collection(args.collection, Embedder().info)
     done = export_projector(collection, args.out_dir)
@@ -66,7 +66,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_compare_word(args: argparse.Namespace) -> int:
     """``compare-word --pairs FILE.jsonl --json`` or ``compare-word WORD "A" "B"``."""
-    from core.context import compare_pairs, compare_word
+    from core.explain.context import compare_pairs, compare_word
 
     if args.pairs is not None:
         if args.word is not None:
@@ -132,7 +132,7 @@ def _rounded(result: dict) -> dict:
 
 def cmd_wic_fit(args: argparse.Namespace) -> int:
     """``wic-fit``: fit on WiC train, score dev, write the calibration file."""
-    from core.wic import CALIBRATION_PATH, fit_wic
+    from core.explain.word_sense import CALIBRATION_PATH, fit_wic
 
     summary = fit_wic(out=args.out or CALIBRATION_PATH)
     print(json.dumps(summary, indent=2))
@@ -141,7 +141,7 @@ def cmd_wic_fit(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``bench [--quick]``: the one table, printed, and the figures as JSON."""
-    from core.benchsuite import format_report, run_all
+    from measure.suite import format_report, run_all
 
     def say(name: str) -> None:
         print(f"bench: {name}…", file=sys.stderr, flush=True)

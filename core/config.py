@@ -87,7 +87,7 @@ def server_threads() -> int:
     are shared between sessions rather than within one call. Two threads per call on 2 cores
     measured worse: a query took 70-100 ms to embed instead of 10-20 whenever anything else
     held a core, because each parallel step waits for its slowest thread; one thread halved
-    the server's CPU per search (``python -m core.loadtest``). The command line keeps
+    the server's CPU per search (``python -m measure.load``). The command line keeps
     :func:`threads`: one ingest or benchmark owns the machine.
     """
     return _configured_threads() or 1
@@ -113,7 +113,7 @@ def encoder_name() -> str:
     """Return the encoder that turns texts into vectors (``EMBEDLAB_ENCODER``).
 
     ``torch`` is plain sentence-transformers (fp32); ``onnx-int8`` is an int8 ONNX Runtime
-    copy of the same weights, exported offline on first use (see ``core.onnx_encoder``).
+    copy of the same weights, exported offline on first use (see ``core.model.onnx_encoder``).
     The default stays ``torch``: int8 encodes 2.2-2.7x the docs/s of plain encode (quiet
     2-core machine) with STS-B and SciFact within the issue's tolerances, but its vectors
     differ from fp32 by about 0.005 in cosine, and the lab's explanations (token

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from core.errors import LabError
-from core.highlight import explain, highlight_html
-from core.search import DEFAULT_MODE, MODES, search
+from core.search.highlight import explain, highlight_html
+from core.search.query import DEFAULT_MODE, MODES, search
 from ui import components, resources
 
 components.page_setup("Search")

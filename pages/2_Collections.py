@@ -3,11 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from core import builtin, config
-from core.collections import Collection, delete_collection, exists, validate_name
-from core.documents import FieldSpec, Problem, from_text, read_bytes
+from core import config
+from core.documents.readers import FieldSpec, Problem, from_text, read_bytes
 from core.errors import LabError
-from core.ingest import ingest_documents
+from core.ingest import builtin
+from core.ingest.pipeline import ingest_documents
+from core.storage.collection import Collection, delete_collection, exists, validate_name
 from ui import components, resources
 
 LIMITS = config.LIMITS

@@ -3,11 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from core import charts, export
 from core.errors import LabError
-from core.explore import neighbours_of, query_view
-from core.projection import LABELS, METHODS, Params, plan
-from ui import components, resources
+from core.explain.explore import neighbours_of, query_view
+from core.explain.projection import LABELS, METHODS, Params, plan
+from core.storage import export
+from ui import charts, components, resources
 
 AUTO_SECONDS = 8  # longer layouts wait for a click, after showing their estimate
 COLOURS = ["(none)", "clusters"]

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from core import charts
 from core.errors import LabError
-from core.vocab import (
+from core.explain.vocab import (
     DEFAULT_WORDS,
     MAX_WORDS,
     analogy,
@@ -12,7 +11,7 @@ from core.vocab import (
     parse_words,
     word_neighbours,
 )
-from ui import components, resources
+from ui import charts, components, resources
 
 COSINE = {"cosine": "{:.3f}"}
 

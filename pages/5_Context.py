@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.context import MAX_SENTENCES, word_choices
-from core.contributions import pieces_html
 from core.errors import InputError, LabError
-from core.walkthrough import MAX_ABLATED, pair_verdicts, trajectory
-from core.wic import calibration_for
+from core.explain.context import MAX_SENTENCES, word_choices
+from core.explain.contributions import pieces_html
+from core.explain.walkthrough import MAX_ABLATED, pair_verdicts, trajectory
+from core.explain.word_sense import calibration_for
 from ui import components, resources
 
 EXAMPLES = {

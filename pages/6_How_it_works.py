@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.causal import ENV_VAR, causal_model_path
-from core.contributions import pieces_html
 from core.errors import LabError
+from core.explain.causal import ENV_VAR, causal_model_path
+from core.explain.contributions import pieces_html
 from ui import components, resources
 
 DIMS = 8

@@ -32,7 +32,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_embedder(tiny_model_dir: Path):
     """An Embedder over the tiny model: fast, deterministic, meaningless vectors."""
-    from core.embedder import Embedder
+    from core.model.embedder import Embedder
 
     return Embedder(str(tiny_model_dir))
 
@@ -40,6 +40,6 @@ def tiny_embedder(tiny_model_dir: Path):
 @pytest.fixture(scope="session")
 def real_embedder():
     """The bundled all-MiniLM-L6-v2, loaded once for the whole run."""
-    from core.embedder import Embedder
+    from core.model.embedder import Embedder
 
     return Embedder()

@@ -68,9 +68,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[
 
     The demo collection is not there: the first page opened builds it, as on a first launch.
     """
-    from core.collections import Collection
-    from core.documents import Document
-    from core.ingest import ingest_documents
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
+    from core.storage.collection import Collection
 
     port = free_port()
     data = tmp_path_factory.mktemp("explore") / "data"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core import loadtest
+from measure import load as loadtest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

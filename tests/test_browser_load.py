@@ -1,6 +1,6 @@
 """Several browser sessions searching while another uploads: every search answered, no error.
 
-A small run of ``python -m core.loadtest`` (3 searching sessions, 3 searches each, 1 uploading
+A small run of ``python -m measure.load`` (3 searching sessions, 3 searches each, 1 uploading
 session) against ``streamlit run app.py`` on the tiny model. Latencies are printed, not
 asserted: the full run (8 sessions) reports the p95 ratio.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core import builtin, loadtest
+from core.ingest import builtin
+from measure import load as loadtest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -19,12 +19,12 @@ from urllib.parse import quote
 
 import pytest
 
-from core import builtin
-from core.chunking import Chunk
-from core.collections import Collection, validate_name
-from core.documents import FieldSpec, read_bytes
+from core.documents.chunking import Chunk
+from core.documents.readers import FieldSpec, read_bytes
 from core.errors import CollectionError
-from core.loadtest import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
+from core.ingest import builtin
+from core.storage.collection import Collection, validate_name
+from measure.load import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import causal
 from core.errors import InputError, ModelNotFoundError
+from core.explain import causal
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tiny_gpt2"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.chunking import Chunk, chunk_texts, split_offsets
+from core.documents.chunking import Chunk, chunk_texts, split_offsets
 from tests.tiny_model import FIXTURE_DIR
 
 WORDS = [w for w in FIXTURE_DIR.joinpath("vocab.txt").read_text().split() if w.isalpha()]

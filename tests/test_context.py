@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import attention, context, walkthrough
 from core.errors import InputError, LabError
-from core.wic import Calibration, feature_names
+from core.explain import attention, context, walkthrough
+from core.explain.word_sense import Calibration, feature_names
 
 RIVER = "the bank of the river"
 MONEY = "the bank gave money"
@@ -220,7 +220,7 @@ def test_compare_pairs_keeps_order_and_reports_bad_records(tiny_embedder) -> Non
 
 
 def test_calibration_for_another_model_is_refused(tiny_embedder) -> None:
-    from core.wic import calibration_for
+    from core.explain.word_sense import calibration_for
 
     with pytest.raises(LabError, match="wic-fit"):
         calibration_for(tiny_embedder)

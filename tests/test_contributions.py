@@ -7,14 +7,14 @@ import re
 import numpy as np
 import pytest
 
-from core.contributions import (
+from core.errors import InputError
+from core.explain.contributions import (
     contributions_html,
     hit_contributions,
     pieces_html,
     split_score,
     token_contributions,
 )
-from core.errors import InputError
 
 QUERY = "a large snake that squeezes its prey"
 DOCS = [

@@ -1,4 +1,4 @@
-"""Crash safety: ``python -m core.crashtest`` with a few trials (the full run uses 200+).
+"""Crash safety: ``python -m measure.crash`` with a few trials (the full run uses 200+).
 
 Each trial kills a real ``python -m core ingest`` (tiny model, batches of 4 documents) with
 SIGKILL during its batches or just after its last commit (the index and manifest saves),
@@ -20,7 +20,7 @@ TRIALS = 4  # about a minute on 2 busy cores; the full run is 200+
 def test_kill_minus_nine_loses_nothing_and_duplicates_nothing(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "core.crashtest", "--trials", str(TRIALS), "--jobs", "2"]
+    command = [sys.executable, "-m", "measure.crash", "--trials", str(TRIALS), "--jobs", "2"]
     command += ["--model", str(tiny_model_dir), "--workdir", str(tmp_path / "crash")]
     command += ["--documents", "60", "--seed", "3", "--json"]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -41,7 +41,7 @@ def test_stale_temp_files_are_swept_when_a_collection_opens(tiny_embedder) -> No
     import os
     import time
 
-    from core.collections import STALE_TEMP_SECONDS, Collection
+    from core.storage.collection import STALE_TEMP_SECONDS, Collection
 
     collection = Collection("sweep", tiny_embedder.info, create=True)
     folder = collection.path

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import core.documents as documents
+import core.documents.readers as documents
 from core.config import Limits
-from core.documents import Document, FieldSpec, from_text, load_paths, read_bytes
+from core.documents.readers import Document, FieldSpec, from_text, load_paths, read_bytes
 from core.errors import InputError
 
 HELLO_STREAM = b"BT /F1 12 Tf 72 712 Td (Hello embedding lab) Tj ET"

@@ -1,4 +1,4 @@
-"""Tests for core.evaluation: hand-computed metrics, loaders, run IO, real shared data."""
+"""Tests for measure.evaluation: hand-computed metrics, loaders, run IO, real shared data."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import evaluation as ev
+from measure import evaluation as ev
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -234,7 +234,7 @@ def test_baseline_dense_run_tiny_corpus() -> None:
 
 
 def test_module_never_imports_streamlit() -> None:
-    code = "import sys, core.evaluation; assert 'streamlit' not in sys.modules"
+    code = "import sys, measure.evaluation; assert 'streamlit' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True)
 
 

@@ -134,9 +134,9 @@ def test_explore_bad_url_values_fall_back() -> None:
 
 
 def test_explore_empty_and_one_document_collections(real_embedder) -> None:
-    from core.collections import Collection
-    from core.documents import Document
-    from core.ingest import ingest_documents
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
+    from core.storage.collection import Collection
 
     Collection("empty-one", real_embedder.info, create=True)
     single = Collection("single", real_embedder.info, create=True)

@@ -1,8 +1,8 @@
 """Hostile input: a fuzz run over every accepted format, and the PDF reader's limits.
 
-``python -m core.fuzz`` is run as a real subprocess (its own parsing worker, the PDF reader's
+``python -m measure.fuzz`` is run as a real subprocess (its own parsing worker, the PDF reader's
 own sandbox) on about 100 malformed files, with every parsed file ingested and searched on
-the tiny model. ``python -m core.fuzz --count 500`` is the full run.
+the tiny model. ``python -m measure.fuzz --count 500`` is the full run.
 """
 
 from __future__ import annotations
@@ -15,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from core import fuzz
-from core.collections import Collection
-from core.documents import FieldSpec, read_bytes
+from core.documents.pdf import read_pdf
+from core.documents.readers import FieldSpec, read_bytes
 from core.errors import InputError
-from core.ingest import ingest_documents
-from core.pdf import read_pdf
+from core.ingest.pipeline import ingest_documents
+from core.storage.collection import Collection
+from measure import fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_fuzz_run_has_no_crash_and_no_hang(tiny_embedder, tmp_path: Path) -> None:
     keep = tmp_path / "fuzz"
-    command = [sys.executable, "-m", "core.fuzz", "--count", "100", "--seed", "1"]
+    command = [sys.executable, "-m", "measure.fuzz", "--count", "100", "--seed", "1"]
     command += ["--pdf-seconds", "4", "--json", "--keep", str(keep)]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     report = json.loads(done.stdout)

@@ -10,7 +10,7 @@ from itertools import pairwise
 import numpy as np
 import pytest
 
-from core.highlight import (
+from core.search.highlight import (
     MAX_SENTENCES,
     Explanation,
     explain,
@@ -244,7 +244,7 @@ def test_recent_sentence_vectors_are_the_models_and_are_reused(tiny_embedder) ->
 
 
 def test_recent_vectors_are_bounded(tiny_embedder, monkeypatch) -> None:
-    from core import embedder as embedder_module
+    from core.model import embedder as embedder_module
 
     monkeypatch.setattr(embedder_module, "RECENT_TEXTS", 3)
     tiny_embedder.encode_recent([f"sentence number {n}" for n in range(10)])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from core.collections import Collection
-from core.documents import Document
+from core.documents.readers import Document
 from core.errors import InputError
-from core.ingest import ingest_documents
-from core.keyword import fts_query, keyword_search
-from core.search import DENSE_WEIGHT, Hit, fuse, search
+from core.ingest.pipeline import ingest_documents
+from core.search.bm25 import fts_query, keyword_search
+from core.search.query import DENSE_WEIGHT, Hit, fuse, search
+from core.storage.collection import Collection
 
 TEXTS = {
     "zebra": "The zebra grazes on the savanna grass near the river.",

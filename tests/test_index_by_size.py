@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from core import index as index_module
-from core.collections import Collection
-from core.index import VectorIndex, build_ivf, choose_kind, exact_top, recall_at
+from core.storage import index as index_module
+from core.storage.collection import Collection
+from core.storage.index import VectorIndex, build_ivf, choose_kind, exact_top, recall_at
 
 
 def clustered(count: int, dimension: int = 48, seed: int = 0) -> np.ndarray:
@@ -57,8 +57,8 @@ def test_ivf_filter_delete_and_roundtrip(tmp_path) -> None:
 
 
 def test_collection_switches_to_ivf_and_records_recall(tiny_embedder, monkeypatch) -> None:
-    from core.documents import Document
-    from core.ingest import ingest_documents
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
 
     monkeypatch.setattr(index_module, "APPROX_THRESHOLD", 300)
     words = "river bank money snake apple model fashion learning jump leap hop skip king queen"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core import loadtest
+from measure import load as loadtest
 
 
 def test_capacity_is_the_utilisation_law(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -34,7 +34,7 @@ def test_p95_ratio_of_two_summaries() -> None:
 
 
 def test_the_slowest_searches_are_set_against_what_ran_beside_them() -> None:
-    from core.loadtimeline import Span, Timeline, tail_report
+    from measure.timeline import Span, Timeline, tail_report
 
     timeline = Timeline()
     # 19 quick searches alone, one slow one while another session ingested
@@ -54,7 +54,7 @@ def test_the_slowest_searches_are_set_against_what_ran_beside_them() -> None:
 
 
 def test_the_timeline_file_lists_steps_from_the_phase_start() -> None:
-    from core.loadtimeline import Span, Timeline
+    from measure.timeline import Span, Timeline
 
     timeline = Timeline([Span("open", 2, 50.0, 51.5), Span("search", 2, 52.0, 52.4, 70.0)])
     timeline.load = [(50.5, 0.4, None)]

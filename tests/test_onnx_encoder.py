@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import config, onnx_encoder
-from core.collections import Collection
-from core.embedder import Embedder, ModelInfo
+from core import config
 from core.errors import LabError, ModelMismatchError, ModelNotFoundError
+from core.model import onnx_encoder
+from core.model.embedder import Embedder, ModelInfo
+from core.storage.collection import Collection
 
 SENTENCES = [
     "A cat sleeps on the warm windowsill.",

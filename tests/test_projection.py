@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import charts, explore, export
-from core.collections import Collection
-from core.documents import Document
+from core.documents.readers import Document
 from core.errors import LabError
-from core.ingest import ingest_documents
-from core.projection import (
+from core.explain import explore
+from core.explain.projection import (
     Params,
     Projection,
     ProjectionError,
@@ -29,6 +27,10 @@ from core.projection import (
     project_collection,
     project_vectors,
 )
+from core.ingest.pipeline import ingest_documents
+from core.storage import export
+from core.storage.collection import Collection
+from ui import charts
 
 TOPICS = ("garden", "space", "music")
 

@@ -13,17 +13,18 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import builtin, config
-from core.collections import (
+from core import config
+from core.documents.readers import Document
+from core.errors import CollectionError, LabError
+from core.ingest import builtin
+from core.ingest.pipeline import ingest_documents
+from core.search.query import search
+from core.storage.collection import (
     Collection,
     ReadOnlyError,
     delete_collection,
     exists,
 )
-from core.documents import Document
-from core.errors import CollectionError, LabError
-from core.ingest import ingest_documents
-from core.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_WIDGETS = ("upload_files_0", "upload_go", "paste_go", "manage_delete_go", "builtin_stdlib_go")

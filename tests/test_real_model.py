@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import evaluation
-from core.collections import Collection
-from core.documents import Document
-from core.ingest import ingest_documents
-from core.search import search
+from core.documents.readers import Document
+from core.ingest.pipeline import ingest_documents
+from core.search.query import search
+from core.storage.collection import Collection
+from measure import evaluation
 
 pytestmark = pytest.mark.slow
 STSB_DEV = evaluation.default_eval_dir() / "stsb" / "sts-dev.csv"

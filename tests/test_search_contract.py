@@ -10,13 +10,13 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from core import collections as colls
-from core.chunking import Chunk
-from core.collections import Collection
-from core.documents import Document
+from core.documents.chunking import Chunk
+from core.documents.readers import Document
 from core.errors import InputError
-from core.ingest import ingest_documents
-from core.search import search, search_vectors
+from core.ingest.pipeline import ingest_documents
+from core.search.query import search, search_vectors
+from core.storage import collection as colls
+from core.storage.collection import Collection
 from tests.tiny_model import FIXTURE_DIR
 
 WORDS = [w for w in FIXTURE_DIR.joinpath("vocab.txt").read_text().split() if w.isalpha()]

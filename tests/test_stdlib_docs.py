@@ -1,4 +1,4 @@
-"""Tests for core.stdlib_docs (stdlib docstring corpus built via ast, no imports)."""
+"""Tests for core.ingest.stdlib_docs (stdlib docstring corpus built via ast, no imports)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.stdlib_docs import (
+from core.ingest.stdlib_docs import (
     StdlibEntry,
     format_arguments,
     iter_stdlib_entries,
@@ -242,7 +242,7 @@ def test_fake_tree_texts_and_headers(fake_stdlib: Path) -> None:
 
 
 def test_fake_tree_broken_file_logged(fake_stdlib: Path, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.DEBUG, logger="core.stdlib_docs"):
+    with caplog.at_level(logging.DEBUG, logger="core.ingest.stdlib_docs"):
         ids = [e.id for e in iter_stdlib_entries(fake_stdlib)]
     assert "pkg.broken" not in ids
     assert any("broken.py" in r.getMessage() for r in caplog.records)

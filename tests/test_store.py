@@ -15,14 +15,14 @@ import faiss
 import numpy as np
 import pytest
 
-from core import collections as colls
-from core.chunking import chunk_texts
-from core.collections import Collection, delete_collection, list_collections
-from core.documents import Document
+from core.documents.chunking import chunk_texts
+from core.documents.readers import Document
 from core.errors import CollectionError, ModelMismatchError
-from core.index import VectorIndex
-from core.ingest import ingest_documents
-from core.search import search_vectors
+from core.ingest.pipeline import ingest_documents
+from core.search.query import search_vectors
+from core.storage import collection as colls
+from core.storage.collection import Collection, delete_collection, list_collections
+from core.storage.index import VectorIndex
 from tests.tiny_model import FIXTURE_DIR, build_tiny_model
 
 WORDS = [w for w in FIXTURE_DIR.joinpath("vocab.txt").read_text().split() if w.isalpha()]
@@ -134,7 +134,7 @@ def test_reopen_uses_saved_index_without_rebuilding(
 ) -> None:
     before = file_identity(filled.path / colls.INDEX_FILE)
     size = len(filled.index)
-    with caplog.at_level(logging.INFO, logger="core.collections"):
+    with caplog.at_level(logging.INFO, logger="core.storage.collection"):
         again = open_collection(tiny_embedder)
     assert len(again.index) == size
     assert file_identity(filled.path / colls.INDEX_FILE) == before
@@ -185,7 +185,7 @@ def test_corrupt_index_file_is_rebuilt(
 ) -> None:
     path = filled.path / colls.INDEX_FILE
     path.write_bytes(damage(path.read_bytes()))
-    with caplog.at_level(logging.INFO, logger="core.collections"):
+    with caplog.at_level(logging.INFO, logger="core.storage.collection"):
         again = open_collection(tiny_embedder)
     assert "rebuilding" in caplog.text
     assert index_ids(again) == sqlite_chunk_ids(filled.path)
@@ -226,7 +226,7 @@ def test_unreadable_state_file_is_rebuilt(filled: Collection, tiny_embedder) -> 
 @pytest.fixture(scope="module")
 def other_embedder(tmp_path_factory: pytest.TempPathFactory):
     """Another tiny model: same shape, other weights (seed 1)."""
-    from core.embedder import Embedder
+    from core.model.embedder import Embedder
 
     return Embedder(str(build_tiny_model(tmp_path_factory.mktemp("tiny-seed-1"), seed=1)))
 

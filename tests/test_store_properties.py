@@ -22,11 +22,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from core.chunking import Chunk
-from core.collections import INDEX_FILE, Collection, delete_collection
-from core.documents import Document
-from core.embedder import ModelInfo
-from core.search import search_vectors
+from core.documents.chunking import Chunk
+from core.documents.readers import Document
+from core.model.embedder import ModelInfo
+from core.search.query import search_vectors
+from core.storage.collection import INDEX_FILE, Collection, delete_collection
 
 DIM = 8
 MODEL = ModelInfo(label="synthetic", name="synthetic", fingerprint="synthetic-8", dimension=DIM)

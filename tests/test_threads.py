@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import threading
 
-from core.chunking import chunk_texts
-from core.embedder import thread_safe_tokenizer
+from core.documents.chunking import chunk_texts
+from core.model.embedder import thread_safe_tokenizer
 
 TEXTS = [" ".join(["word"] * n) for n in range(1, 80)]
 
@@ -85,10 +85,10 @@ def test_bulk_encoding_runs_at_lower_cpu_priority_and_gives_the_same_vectors(
 
     import numpy as np
 
-    from core.collections import Collection
-    from core.documents import from_text
-    from core.embedder import Embedder
-    from core.ingest import ingest_documents
+    from core.documents.readers import from_text
+    from core.ingest.pipeline import ingest_documents
+    from core.model.embedder import Embedder
+    from core.storage.collection import Collection
 
     def bulk_workers() -> list[threading.Thread]:  # other embedders' (the pages') excluded
         return [t for t in threading.enumerate() if t.name.startswith("embedlab-bulk")]

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import wic
-from core.context import compare_word
 from core.errors import InputError
-from core.evaluation import default_eval_dir
+from core.explain import word_sense as wic
+from core.explain.context import compare_word
+from measure.evaluation import default_eval_dir
 
 ROWS = [
     ("bank", "N", "4-1", "We sat on the bank .", "The bank lent money .", "F"),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.vocab import (
+from core.explain.vocab import (
     DEFAULT_WORDS,
     Vocabulary,
     WordsError,

@@ -163,12 +163,12 @@ def _short(value: Any) -> str:
 
 
 def why_html(parts: Any) -> str:
-    """Escaped HTML for one hit's token contributions (a ``core.contributions.Contributions``).
+    """Escaped HTML for one hit's token contributions (``Contributions`` from core.explain).
 
     The model averages its token vectors into the search vector, so the cosine splits exactly
     into one number per token; both rows below add up to the same score.
     """
-    from core.contributions import contributions_html
+    from core.explain.contributions import contributions_html
 
     query = contributions_html(parts.query_tokens, parts.query_contribs)
     doc = contributions_html(parts.doc_tokens, parts.doc_contribs)

@@ -12,13 +12,16 @@ import threading
 import pandas as pd
 import streamlit as st
 
-from core import builtin, config, explore, export
-from core import collections as core_collections
-from core.collections import Collection
-from core.embedder import Embedder
-from core.explore import Clusters
-from core.projection import Params, Projection, project_collection
-from core.vocab import Vocabulary
+from core import config
+from core.explain import explore
+from core.explain.explore import Clusters
+from core.explain.projection import Params, Projection, project_collection
+from core.explain.vocab import Vocabulary
+from core.ingest import builtin
+from core.model.embedder import Embedder
+from core.storage import collection as core_collections
+from core.storage import export
+from core.storage.collection import Collection
 
 
 @st.cache_resource(show_spinner="Loading the model…")
@@ -135,7 +138,7 @@ def context_analysis(
     ablate: int | None,
 ):
     """A word followed through the model in several sentences (``walkthrough.analyse``)."""
-    from core import walkthrough
+    from core.explain import walkthrough
 
     return walkthrough.analyse(embedder(), sentences, words, occurrences, ablate)
 
@@ -145,7 +148,7 @@ def context_ablation(
     sentences: tuple[str, ...], words: tuple[str, ...], occurrences: tuple[int, ...], index: int
 ) -> tuple:
     """The removal test for sentence ``index`` (``walkthrough.ablation``)."""
-    from core import walkthrough
+    from core.explain import walkthrough
 
     result = context_analysis(sentences, words, occurrences, None)
     return walkthrough.ablation(embedder(), result, index)
@@ -154,7 +157,7 @@ def context_ablation(
 @st.cache_data(show_spinner="Finding the word in the collection…", max_entries=32)
 def word_senses(name: str, generation: int, word: str, k: int):
     """Occurrences of ``word`` in a collection, clustered (``walkthrough.senses``)."""
-    from core import walkthrough
+    from core.explain import walkthrough
 
     del generation  # part of the cache key only
     return walkthrough.senses(embedder(), collection(name).store, word, k)
@@ -163,7 +166,7 @@ def word_senses(name: str, generation: int, word: str, k: int):
 @st.cache_data(show_spinner="Running the model…", max_entries=16)
 def walk_through(text: str):
     """One sentence through the model, every step kept (``walkthrough.walk_through``)."""
-    from core import walkthrough
+    from core.explain import walkthrough
 
     return walkthrough.walk_through(embedder(), text)
 
@@ -171,7 +174,7 @@ def walk_through(text: str):
 @st.cache_data(show_spinner="Running the causal model…", max_entries=16)
 def next_token(text: str, k: int, path: str):
     """Next-token guesses and a logit lens from the configured causal model."""
-    from core import causal
+    from core.explain import causal
 
     return causal.next_token(text, k, path)
 
@@ -179,6 +182,6 @@ def next_token(text: str, k: int, path: str):
 @st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)
 def match_reasons(query: str, texts: tuple[str, ...]):
     """Per-token contributions to each text's cosine with the query (``hit_contributions``)."""
-    from core import contributions
+    from core.explain import contributions
 
     return contributions.hit_contributions(embedder(), query, texts)

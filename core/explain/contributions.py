@@ -1,0 +1,136 @@
+"""Why did this match: a search score split exactly into per-token contributions.
+
+all-MiniLM-L6-v2 makes a text's vector by averaging its token vectors ([CLS] and [SEP]
+included: the pooling config has ``include_prompt`` true and the mean runs over the attention
+mask) and scaling the mean to length 1. So for a query q and a document d with token vectors
+h_1..h_n (mean m_d):
+
+    cos(q, d) = q_hat · m_d / ||m_d|| = sum over t of (q_hat · h_t) / (n ||m_d||)
+
+Each term is one document token's contribution, and the terms add up to the score exactly.
+Swapping the roles gives the query tokens' contributions, which add up to the same score.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import InputError
+from core.model.embedder import Embedder
+
+SPECIAL = frozenset({"[CLS]", "[SEP]", "[PAD]"})
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """A score and its per-token parts, for the query and for one document."""
+
+    query_tokens: tuple[str, ...]
+    query_contribs: np.ndarray  # (Tq,) sums to score
+    doc_tokens: tuple[str, ...]
+    doc_contribs: np.ndarray  # (Td,) sums to score
+    score: float
+
+
+def token_vectors(
+    embedder: Embedder, texts: Sequence[str]
+) -> list[tuple[tuple[str, ...], np.ndarray]]:
+    """Each text's word pieces and last-layer token vectors (T, D), exactly as pooled.
+
+    The vectors come from the Embedder's own pipeline (same truncation to the model window),
+    so their mean, scaled to length 1, is the text's search vector.
+    """
+    vectors = embedder.model.encode(
+        list(texts), output_value="token_embeddings", batch_size=embedder.batch_size
+    )
+    limit = int(embedder.model.max_seq_length)
+    out = []
+    for text, tensor in zip(texts, vectors, strict=True):
+        ids = embedder.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
+        pieces = tuple(embedder.tokenizer.convert_ids_to_tokens(ids))
+        array = tensor.float().numpy()  # (T, D)
+        if len(pieces) != len(array):
+            raise InputError("The tokenizer and the model disagree on this text's length.")
+        out.append((pieces, array))
+    return out
+
+
+def split_score(query: np.ndarray, doc: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-token contributions of query tokens (Tq, D) and doc tokens (Td, D) to the cosine.
+
+    Returns:
+        (query contributions (Tq,), doc contributions (Td,), cosine); each array sums to it.
+    """
+    q_mean, d_mean = query.mean(axis=0), doc.mean(axis=0)  # (D,)
+    q_norm, d_norm = float(np.linalg.norm(q_mean)), float(np.linalg.norm(d_mean))
+    q_hat, d_hat = q_mean / q_norm, d_mean / d_norm
+    doc_parts = doc @ q_hat / (len(doc) * d_norm)  # (Td,)
+    query_parts = query @ d_hat / (len(query) * q_norm)  # (Tq,)
+    return query_parts, doc_parts, float(q_hat @ d_hat)
+
+
+def hit_contributions(embedder: Embedder, query: str, texts: Sequence[str]) -> list[Contributions]:
+    """Contributions for a query against several documents, in one model run.
+
+    Raises:
+        InputError: for an empty query.
+    """
+    if not query.strip():
+        raise InputError("Type a question or some words to search for.")
+    runs = token_vectors(embedder, [query, *texts])
+    q_tokens, q_vectors = runs[0]
+    out = []
+    for d_tokens, d_vectors in runs[1:]:
+        q_parts, d_parts, score = split_score(q_vectors, d_vectors)
+        out.append(Contributions(q_tokens, q_parts, d_tokens, d_parts, score))
+    return out
+
+
+def token_contributions(
+    embedder: Embedder, query: str, text: str
+) -> tuple[tuple[str, ...], np.ndarray, tuple[str, ...], np.ndarray, float]:
+    """(query tokens, their contributions, doc tokens, their contributions, cosine score).
+
+    Both contribution arrays sum to the score (the cosine of the two search vectors).
+    """
+    c = hit_contributions(embedder, query, [text])[0]
+    return c.query_tokens, c.query_contribs, c.doc_tokens, c.doc_contribs, c.score
+
+
+def contributions_html(tokens: Sequence[str], contribs: Sequence[float]) -> str:
+    """Escaped HTML: each token shaded by its contribution (green adds, red takes away), the
+    exact number on hover. Word pieces ("##ing") join the piece before them."""
+    values = np.asarray(contribs, dtype=float)
+    top = float(np.abs(values).max()) if len(values) else 1.0
+    spans = []
+    for index, (token, value) in enumerate(zip(tokens, values, strict=True)):
+        alpha = 0.08 + 0.72 * abs(value) / max(top, 1e-12)
+        rgb = "46,160,67" if value >= 0 else "220,53,69"
+        piece = token[2:] if token.startswith("##") else token
+        gap = "" if token.startswith("##") or index == 0 else " "
+        extra = ' class="special"' if token in SPECIAL else ""
+        spans.append(
+            f'{gap}<span{extra} title="{html.escape(token, quote=True)}: {value:+.4f}" '
+            f'style="background:rgba({rgb},{alpha:.2f});border-radius:3px;padding:0 1px">'
+            f"{html.escape(piece, quote=True)}</span>"
+        )
+    return '<span class="contribs">' + "".join(spans) + "</span>"
+
+
+def pieces_html(pieces: Sequence[str], ids: Sequence[int], marked: Sequence[int] = ()) -> str:
+    """Escaped HTML: each word piece in a box with its vocabulary id under it; the pieces at
+    positions ``marked`` are highlighted."""
+    boxes = []
+    for index, (piece, number) in enumerate(zip(pieces, ids, strict=True)):
+        colour = "#fff3bf" if index in set(marked) else "#f6f8fa"
+        boxes.append(
+            f'<span style="display:inline-block;margin:2px;padding:1px 6px;border-radius:4px;'
+            f'border:1px solid #d0d7de;background:{colour};text-align:center;line-height:1.2">'
+            f"<code>{html.escape(piece, quote=True)}</code><br>"
+            f'<small style="color:#57606a">{int(number)}</small></span>'
+        )
+    return '<div class="pieces">' + "".join(boxes) + "</div>"

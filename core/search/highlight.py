@@ -1,0 +1,99 @@
+"""Hits -> explanations: which sentence of a hit matches the query best, which query words
+it shares, and escaped HTML that marks both. User text is always escaped here."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+import numpy as np
+
+from core.model.embedder import Embedder
+
+SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+WORD_RE = re.compile(r"\w+", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from has have how i in is it its of on or "
+    "that the their there this to was what when where which who why will with you your".split()
+)
+MAX_SENTENCES = 400
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a hit matched: its best sentence (span and cosine) and shared query words."""
+
+    sentence: tuple[int, int]
+    sentence_score: float
+    terms: tuple[tuple[int, int], ...]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence, trimmed of surrounding whitespace."""
+    spans = []
+    for match in SENTENCE_RE.finditer(text):
+        start, end = match.span()
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        if end - trail > start + lead:
+            spans.append((start + lead, end - trail))
+    return spans or [(0, len(text))]
+
+
+def query_terms(query: str) -> set[str]:
+    """Lower-cased content words of the query."""
+    return {w.lower() for w in WORD_RE.findall(query) if w.lower() not in STOPWORDS}
+
+
+def term_spans(text: str, terms: set[str]) -> tuple[tuple[int, int], ...]:
+    """Spans of words in ``text`` that share a stem (first 5 letters) with a query term."""
+    stems = {t[:5] for t in terms if len(t) > 2}
+    return tuple(m.span() for m in WORD_RE.finditer(text) if m.group().lower()[:5] in stems)
+
+
+def explain(
+    embedder: Embedder, query: str, query_vector: np.ndarray, texts: Sequence[str]
+) -> list[Explanation]:
+    """Explain each of ``texts`` against the query, embedding all sentences in one batch."""
+    spans = [sentence_spans(t) for t in texts]
+    flat = [(i, s) for i, doc_spans in enumerate(spans) for s in doc_spans][:MAX_SENTENCES]
+    vectors = embedder.encode_recent([texts[i][a:b] for i, (a, b) in flat]) if flat else None
+    best: dict[int, tuple[float, tuple[int, int]]] = {}
+    for row, (i, span) in enumerate(flat):
+        score = float(vectors[row] @ query_vector)
+        if i not in best or score > best[i][0]:
+            best[i] = (score, span)
+    terms = query_terms(query)
+    return [
+        Explanation(
+            sentence=best.get(i, (0.0, (0, 0)))[1],
+            sentence_score=best.get(i, (0.0, (0, 0)))[0],
+            terms=term_spans(text, terms),
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+def highlight_html(text: str, explanation: Explanation | None) -> str:
+    """HTML of ``text`` (escaped) with the best sentence in <mark> and shared words in <b>."""
+    if explanation is None:
+        return html.escape(text)
+    lo, hi = explanation.sentence
+    cuts = {0, len(text), lo, hi}
+    for start, end in explanation.terms:
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    terms = set(explanation.terms)
+    out = []
+    for start, end in pairwise(points):
+        if start == lo and hi > lo:
+            out.append('<mark class="passage">')
+        piece = html.escape(text[start:end])
+        out.append(f"<b>{piece}</b>" if (start, end) in terms else piece)
+        if end == hi and hi > lo:
+            out.append("</mark>")
+    return "".join(out)

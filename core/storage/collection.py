@@ -1,0 +1,351 @@
+"""Named collections: a folder under the data dir with a SQLite store, a FAISS cache and a
+JSON manifest naming the model, dimension, counts and format version.
+
+SQLite is the source of truth. The FAISS file is rebuilt from SQLite's vectors whenever it
+is missing, unreadable or written for an older generation of the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import atomic, config
+from core.documents.chunking import Chunk
+from core.documents.readers import Document
+from core.errors import CollectionError, ModelMismatchError
+from core.model.embedder import ModelInfo
+from core.storage.index import IndexStats, VectorIndex, choose_kind
+from core.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DB_FILE, INDEX_FILE, INDEX_STATE, MANIFEST = (
+    "store.sqlite",
+    "index.faiss",
+    "index.json",
+    "manifest.json",
+)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A row of the collections list."""
+
+    name: str
+    documents: int
+    chunks: int
+    model: str
+    dimension: int
+    encoder: str
+    index: str
+    recall_at_10: float | None
+    size_bytes: int
+    updated_at: float
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return asdict(self)
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a safe collection name.
+
+    Raises:
+        CollectionError: for names with slashes, dots-only, spaces or other characters.
+    """
+    name = (name or "").strip()
+    if not NAME_RE.match(name) or ".." in name:
+        raise CollectionError(
+            f"'{name[:80]}' is not a valid collection name: use 1-64 letters, digits, '-', '_'"
+            " or '.', starting with a letter or digit (no slashes, no '..')."
+        )
+    return name
+
+
+def collection_path(name: str) -> Path:
+    """The folder of collection ``name`` inside the data dir (never outside it)."""
+    root = config.data_dir()
+    path = (root / validate_name(name)).resolve()
+    if path.parent != root:
+        raise CollectionError(f"'{name}' would point outside the data folder.")
+    return path
+
+
+class ReadOnlyError(CollectionError):
+    """A write refused because this deployment is read-only (``EMBEDLAB_READ_ONLY=1``)."""
+
+
+def check_writable(action: str) -> None:
+    """Refuse ``action`` (e.g. "delete documents") when the lab runs read-only.
+
+    Raises:
+        ReadOnlyError: if ``config.read_only()`` is set.
+    """
+    if config.read_only():
+        raise ReadOnlyError(
+            f"This Embedding Lab is read-only (EMBEDLAB_READ_ONLY=1), so it cannot {action}. "
+            "Ask whoever runs it to add or delete documents, or unset EMBEDLAB_READ_ONLY."
+        )
+
+
+def exists(name: str) -> bool:
+    """Whether collection ``name`` exists (invalid names do not)."""
+    try:
+        return (collection_path(name) / DB_FILE).is_file()
+    except CollectionError:
+        return False
+
+
+STALE_TEMP_SECONDS = 600
+
+
+def sweep_stale_temp_files(folder: Path) -> int:
+    """Remove temp files (``.NAME.XXXX.tmp``) a killed writer left behind; return how many.
+
+    Only files untouched for :data:`STALE_TEMP_SECONDS` go: a live writer in another process
+    keeps its temp file's modification time fresh while it writes. Read-only mode leaves them.
+    """
+    if config.read_only():
+        return 0
+    removed = 0
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for path in folder.glob(".*.tmp"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d stale temp files from %s", removed, folder)
+    return removed
+
+
+class Collection:
+    """An open collection: its store and its in-memory FAISS index."""
+
+    def __init__(self, name: str, model: ModelInfo, create: bool = False) -> None:
+        """Open collection ``name`` for ``model``; create it when ``create`` is set.
+
+        Raises:
+            CollectionError: if it does not exist (and ``create`` is false) or is damaged.
+            ModelMismatchError: if it was built with another model.
+        """
+        self.name = validate_name(name)
+        self.path = collection_path(name)
+        if not (self.path / DB_FILE).is_file():
+            if not create:
+                raise CollectionError(
+                    f"No collection named '{name}'. Create it by ingesting documents, e.g. "
+                    f"python -m core ingest FILES --collection {name}"
+                )
+            check_writable(f"create the collection '{self.name}'")
+            self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.store = Store(self.path / DB_FILE)
+        except sqlite3.DatabaseError as exc:
+            raise CollectionError(
+                f"Collection '{name}' is damaged (its database cannot be read: {exc}). "
+                f"Delete it and ingest the documents again."
+            ) from None
+        self.model = self._check_model(model)
+        self._lock = threading.RLock()
+        sweep_stale_temp_files(self.path)
+        self.index = self._load_index()
+
+    def _check_model(self, model: ModelInfo) -> ModelInfo:
+        stored = self.store.get_meta("model")
+        if stored is None:
+            self.store.set_meta(
+                {"model": json.dumps(asdict(model)), "created_at": str(time.time())}
+            )
+            self.save_manifest()
+            return model
+        built = ModelInfo(**json.loads(stored))
+        if (built.fingerprint, built.dimension) != (model.fingerprint, model.dimension):
+            raise ModelMismatchError(
+                f"Collection '{self.name}' was built with model '{built.label}' "
+                f"({built.dimension} dimensions); the lab is running '{model.label}' "
+                f"({model.dimension} dimensions). Its vectors cannot be compared. Set "
+                f"EMBEDLAB_MODEL={built.name} to search it, or re-ingest into a new collection."
+            )
+        if built.encoder != model.encoder:
+            raise ModelMismatchError(
+                f"Collection '{self.name}' was built with the '{built.encoder}' encoder; the lab "
+                f"is running '{model.encoder}'. Same weights, but the two encoders give slightly "
+                "different vectors, so a collection is searched and extended with the encoder "
+                f"that built it. Set EMBEDLAB_ENCODER={built.encoder} to use it, or re-ingest "
+                "into a new collection."
+            )
+        return built
+
+    def _load_index(self) -> VectorIndex:
+        state_path, index_path = self.path / INDEX_STATE, self.path / INDEX_FILE
+        generation = self.store.generation
+        try:
+            state = json.loads(state_path.read_text())
+            if state.get("generation") == generation:
+                stats = IndexStats(**state["stats"]) if "stats" in state else None
+                index = VectorIndex.load(index_path, self.model.dimension, stats)
+                if len(index) == self.store.counts()[1]:
+                    self._generation = generation
+                    return index
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.info("rebuilding index of %s: %s", self.name, exc)
+        return self.rebuild_index()
+
+    def rebuild_index(self) -> VectorIndex:
+        """Rebuild the FAISS index from the vectors in SQLite and save it."""
+        generation = self.store.generation
+        ids, vectors = self.store.all_vectors(self.model.dimension)
+        self.index = (
+            VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(self.model.dimension)
+        )
+        self.save_index()
+        self._generation = generation
+        return self.index
+
+    def fit_index(self) -> None:
+        """Switch the index kind when the size calls for it (or an IVF outgrew its training).
+
+        Called at the end of an ingest; the new index is built from SQLite and swapped in.
+        """
+        stats, count = self.index.stats, len(self.index)
+        outgrown = stats.kind == "ivf-flat" and count > 4 * (stats.trained_on or count)
+        if stats.kind != choose_kind(count) or outgrown:
+            log.info("re-indexing %s (%d chunks) as %s", self.name, count, choose_kind(count))
+            self.rebuild_index()
+
+    def refresh(self) -> None:
+        """Reload the index if another process changed the collection since it was loaded."""
+        if self.store.generation != self._generation:
+            with self._lock:
+                self.index = self._load_index()
+
+    def save_index(self) -> None:
+        """Write the FAISS file and its state atomically, then the manifest."""
+        with self._lock:
+            generation = self.store.generation
+            self.index.save(self.path / INDEX_FILE)
+            state = {
+                "generation": generation,
+                "count": len(self.index),
+                "kind": self.index.kind,
+                "stats": asdict(self.index.stats),
+            }
+            atomic.write_json(self.path / INDEX_STATE, state)
+            self._generation = generation
+            self.save_manifest()
+
+    def save_manifest(self) -> None:
+        """Write manifest.json: what a person or tool needs to know without opening SQLite."""
+        documents, chunks = self.store.counts()
+        stored = json.loads(self.store.get_meta("model") or "{}")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "model": stored,
+            "documents": documents,
+            "chunks": chunks,
+            "index": asdict(self.index.stats) if hasattr(self, "index") else {"kind": "flat-ip"},
+            "updated_at": time.time(),
+        }
+        atomic.write_json(self.path / MANIFEST, manifest)
+
+    def add_vectors(
+        self, docs: Sequence[Document], chunks: Sequence[Sequence[Chunk]], vectors: np.ndarray
+    ) -> np.ndarray:
+        """Store documents with their chunk vectors, then add them to the in-memory index.
+
+        The FAISS file is written by :meth:`save_index` (once per ingest, not per batch);
+        until then a reopened collection rebuilds the index from SQLite.
+        """
+        check_writable(f"add documents to '{self.name}'")
+        with self._lock:
+            chunk_ids = self.store.add(docs, chunks, vectors)
+            self.index.add(chunk_ids, vectors)
+            self._generation = self.store.generation
+        return chunk_ids
+
+    def delete_documents(self, doc_ids: list[str]) -> int:
+        """Delete documents by id; return how many chunks went with them."""
+        check_writable(f"delete documents from '{self.name}'")
+        with self._lock:
+            removed = self.store.delete(doc_ids)
+            self.index.remove(removed)
+            self._generation = self.store.generation
+            self.save_index()
+        return len(removed)
+
+    def info(self) -> CollectionInfo:
+        """Counts, model and size on disk."""
+        return _info(self.name, self.path, self.store)
+
+
+def _info(name: str, path: Path, store: Store) -> CollectionInfo:
+    documents, chunks = store.counts()
+    model = json.loads(store.get_meta("model") or "{}")
+    try:
+        state = json.loads((path / INDEX_STATE).read_text())
+    except (OSError, ValueError):
+        state = {}
+    size = sum(p.stat().st_size for p in path.iterdir() if p.is_file())
+    return CollectionInfo(
+        name=name,
+        documents=documents,
+        chunks=chunks,
+        model=model.get("label", "?"),
+        dimension=int(model.get("dimension", 0)),
+        encoder=model.get("encoder", "torch"),
+        index=state.get("kind", "flat-ip"),
+        recall_at_10=state.get("stats", {}).get("recall_at_10"),
+        size_bytes=size,
+        updated_at=max((p.stat().st_mtime for p in path.iterdir()), default=0.0),
+        path=str(path),
+    )
+
+
+def list_collections() -> list[CollectionInfo]:
+    """Every collection in the data dir, by name. Damaged ones are logged and skipped."""
+    out = []
+    for path in sorted(config.data_dir().iterdir()):
+        if not (path / DB_FILE).is_file() or not NAME_RE.match(path.name):
+            continue
+        try:
+            store = Store(path / DB_FILE)
+            out.append(_info(path.name, path, store))
+            store.close()
+        except Exception as exc:  # a damaged collection must not hide the others
+            log.warning("cannot read collection %s: %s", path.name, exc)
+    return out
+
+
+def delete_collection(name: str) -> None:
+    """Delete a collection: renamed away atomically first, then removed from disk.
+
+    Raises:
+        CollectionError: if there is no such collection.
+    """
+    path = collection_path(name)
+    if not path.is_dir():
+        raise CollectionError(f"No collection named '{name}'.")
+    check_writable(f"delete the collection '{name}'")
+    trash = path.with_name(f".deleted-{path.name}-{time.time_ns()}")
+    path.rename(trash)
+    atomic.fsync_dir(path.parent)
+    shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,290 @@
+"""The document store: one SQLite database per collection, the source of truth.
+
+Tables: ``documents`` (id, text, source, metadata as JSON), ``chunks`` (span, text and the
+float32 vector as a blob) and ``chunks_fts`` (an FTS5 index of chunk text for keyword search).
+A ``meta`` table holds the model identity and a generation counter that every write bumps,
+so a FAISS file written for an older generation is known to be stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.documents.chunking import Chunk
+from core.documents.readers import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A stored chunk joined with its document."""
+
+    chunk_id: int
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    doc_id: str
+    source: str
+    title: str
+    metadata: dict[str, Any]
+    chunk_count: int
+
+
+class Store:
+    """A collection's SQLite database. Safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (creating if needed) the database at ``path``."""
+        self.path = Path(path)
+        self._local = threading.local()
+        self.write_lock = threading.RLock()
+        with self.write_lock:
+            self._connect().executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (autocommit; use :meth:`transaction` to write)."""
+        return self._connect()
+
+    @contextmanager
+    def transaction(self, bump: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction, all or nothing; ``bump`` marks the vectors as changed."""
+        with self.write_lock:
+            db = self._connect()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                if bump:
+                    db.execute(
+                        "INSERT INTO meta(key, value) VALUES('generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """Read one ``meta`` value."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Write ``meta`` values in one transaction (the vectors' generation is unchanged)."""
+        with self.transaction(bump=False) as db:
+            db.executemany(
+                "INSERT INTO meta(key, value) VALUES(?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                list(values.items()),
+            )
+
+    @property
+    def generation(self) -> int:
+        """A number that grows with every committed write."""
+        return int(self.get_meta("generation", "0") or 0)
+
+    def counts(self) -> tuple[int, int]:
+        """Return (documents, chunks)."""
+        docs = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def existing(self, doc_ids: Sequence[str], hashes: Sequence[str]) -> tuple[set, set]:
+        """Return which of ``doc_ids`` and which content ``hashes`` are already stored."""
+        ids, found_hashes = set(), set()
+        for start in range(0, max(len(doc_ids), len(hashes)), 500):
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            if part:
+                sql = f"SELECT doc_id FROM documents WHERE doc_id IN ({marks})"
+                ids.update(r[0] for r in self.db.execute(sql, part))
+            part = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(part))
+            if part:
+                sql = f"SELECT content_hash FROM documents WHERE content_hash IN ({marks})"
+                found_hashes.update(r[0] for r in self.db.execute(sql, part))
+        return ids, found_hashes
+
+    def add(
+        self, docs: Sequence[Document], chunks: Sequence[Sequence[Chunk]], vectors: np.ndarray
+    ) -> np.ndarray:
+        """Store documents, their chunks and one vector per chunk (in order); return chunk ids."""
+        chunk_ids: list[int] = []
+        now = time.time()
+        with self.transaction() as db:
+            for doc, doc_chunks in zip(docs, chunks, strict=True):
+                doc_row = db.execute(
+                    "INSERT INTO documents(doc_id, source, title, text, metadata, content_hash,"
+                    " added_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        doc.doc_id,
+                        doc.source,
+                        doc.title,
+                        doc.text,
+                        _json(doc.metadata),
+                        doc.content_hash,
+                        now,
+                    ),
+                ).lastrowid
+                for chunk in doc_chunks:
+                    vector = vectors[len(chunk_ids)]
+                    chunk_ids.append(
+                        db.execute(
+                            "INSERT INTO chunks(doc, ordinal, start, end, text, vector)"
+                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                doc_row,
+                                chunk.ordinal,
+                                chunk.start,
+                                chunk.end,
+                                chunk.text,
+                                np.asarray(vector, dtype=np.float32).tobytes(),
+                            ),
+                        ).lastrowid
+                    )
+        return np.asarray(chunk_ids, dtype=np.int64)
+
+    def delete(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Delete documents (and their chunks); return the removed chunk ids."""
+        removed: list[int] = []
+        with self.transaction() as db:
+            for doc_id in doc_ids:
+                rows = db.execute(
+                    "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc WHERE d.doc_id = ?",
+                    (doc_id,),
+                ).fetchall()
+                removed.extend(r[0] for r in rows)
+                db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return np.asarray(removed, dtype=np.int64)
+
+    def all_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """Read every (chunk id, vector) back, e.g. to rebuild the FAISS index."""
+        rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), dimension)
+
+    def vectors_for(self, chunk_ids: Sequence[int], dimension: int) -> np.ndarray:
+        """Vectors of the given chunks, in the given order."""
+        found = dict(self._in_query("SELECT id, vector FROM chunks WHERE id IN ({})", chunk_ids))
+        rows = [np.frombuffer(found[int(i)], dtype=np.float32) for i in chunk_ids]
+        return np.stack(rows) if rows else np.empty((0, dimension), np.float32)
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Fetch chunks with their documents, keyed by chunk id."""
+        sql = (
+            "SELECT c.id, c.ordinal, c.start, c.end, c.text, d.doc_id, d.source, d.title,"
+            " d.metadata, (SELECT COUNT(*) FROM chunks c2 WHERE c2.doc = d.id)"
+            " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id IN ({})"
+        )
+        rows = self._in_query(sql, chunk_ids)
+        return {r[0]: ChunkRow(*r[:8], json.loads(r[8]), r[9]) for r in rows}
+
+    def chunk_ids_where(self, field: str, value: str) -> np.ndarray:
+        """Chunk ids of documents whose metadata ``field`` equals ``value`` as Python text.
+
+        Values compare as :meth:`metadata_fields` shows them (``str(value)``, so ``True`` for a
+        JSON true), and any field name works (``json_each`` needs no path quoting).
+        """
+        rows = self.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
+            " WHERE EXISTS (SELECT 1 FROM json_each(d.metadata) j WHERE j.key = ? AND"
+            " CASE j.type WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
+            " ELSE CAST(j.value AS TEXT) END = ?)",
+            (str(field), str(value)),
+        ).fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def metadata_fields(self, limit: int = 2000) -> dict[str, list[str]]:
+        """Metadata fields with a few of their distinct scalar values (for filter menus)."""
+        values: dict[str, set[str]] = {}
+        sql = "SELECT metadata FROM documents LIMIT ?"
+        for (raw,) in self.db.execute(sql, (limit,)):
+            for key, value in json.loads(raw).items():
+                if isinstance(value, (str, int, float, bool)) and len(str(value)) <= 80:
+                    values.setdefault(str(key), set()).add(str(value))
+        return {k: sorted(v)[:200] for k, v in sorted(values.items())}
+
+    def documents(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of documents for listing: id, title, source, length, chunks."""
+        rows = self.db.execute(
+            "SELECT d.doc_id, d.title, d.source, length(d.text),"
+            " (SELECT COUNT(*) FROM chunks c WHERE c.doc = d.id), d.metadata"
+            " FROM documents d ORDER BY d.id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        keys = ("doc_id", "title", "source", "characters", "chunks", "metadata")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def _in_query(self, sql: str, ids: Sequence[int]) -> list[tuple]:
+        out: list[tuple] = []
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            out.extend(self.db.execute(sql.format(",".join("?" * len(part))), part).fetchall())
+        return out
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

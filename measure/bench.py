@@ -1,0 +1,229 @@
+"""Quality and speed measured by the project itself, always against a baseline in the same run.
+
+- ``eval scifact``: ingest SciFact with ``python -m core ingest`` (in-process, same code),
+  answer the train claims with ``python -m core search --queries --json``, score nDCG@10 and
+  Recall@100; beside it, plain sentence-transformers encode + exact numpy cosine search.
+- ``eval stsb``: Spearman of the project's embeddings on STS-B dev, beside plain encode.
+- ``bench``: ingest throughput versus plain ``SentenceTransformer.encode`` on the same
+  documents, and query latency percentiles on the demo collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import config
+from core.errors import InputError
+from measure import evaluation
+
+log = logging.getLogger(__name__)
+
+
+def run_eval(
+    task: str,
+    run_file: Path | None = None,
+    baseline: bool = True,
+    collection: str | None = None,
+) -> dict[str, Any]:
+    """Evaluate ``task`` ("scifact" or "stsb"); return the figures as a dict.
+
+    Args:
+        task: which data set.
+        run_file: score this ``search --queries --json`` output instead of searching.
+        baseline: also measure plain sentence-transformers on the same data.
+        collection: reuse this already-ingested SciFact collection (skip the ingest).
+    """
+    folder = evaluation.default_eval_dir()
+    if not folder.is_dir():
+        raise InputError(
+            f"No evaluation data at {folder}. Set EMBEDLAB_EVAL_DIR to the folder holding "
+            "scifact/ and stsb/."
+        )
+    if task == "stsb":
+        return _eval_stsb(folder / "stsb" / "sts-dev.csv", baseline)
+    return _eval_scifact(folder / "scifact", run_file, baseline, collection)
+
+
+def _eval_stsb(path: Path, baseline: bool) -> dict[str, Any]:
+    from core.model.embedder import Embedder
+
+    s1, s2, gold = evaluation.load_stsb(path)
+    embedder = Embedder()
+    out: dict[str, Any] = {"task": "STS-B dev", "pairs": len(gold)}
+    out["spearman"] = round(evaluation.stsb_spearman(embedder.encode, s1, s2, gold), 2)
+    if baseline:
+        model = evaluation._load_sentence_transformer(embedder.name)
+        plain = lambda texts: model.encode(texts, normalize_embeddings=True)  # noqa: E731
+        out["spearman_plain_sentence_transformers"] = round(
+            evaluation.stsb_spearman(plain, s1, s2, gold), 2
+        )
+    return out
+
+
+def _eval_scifact(
+    folder: Path, run_file: Path | None, baseline: bool, collection: str | None
+) -> dict[str, Any]:
+    data = evaluation.load_beir(folder, "train")
+    out: dict[str, Any] = {"task": "SciFact train", "queries": len(data.qrels)}
+    if run_file is not None:
+        out.update(_score("run", evaluation.read_run_jsonl(run_file), data.qrels))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            out.update(_cli_runs(folder, data, Path(tmp), collection))
+    if baseline:
+        started = time.perf_counter()
+        plain = evaluation.baseline_dense_run(config.model_name(), data.corpus, data.queries)
+        out["baseline_seconds"] = round(time.perf_counter() - started, 1)
+        out.update(_score("plain_sentence_transformers", plain, data.qrels))
+    return out
+
+
+def _cli_runs(
+    folder: Path, data: evaluation.BeirData, tmp: Path, collection: str | None
+) -> dict[str, Any]:
+    """Ingest (unless reusing a collection) and search in every mode, as the CLI does."""
+    from core.cli import main
+    from core.search.query import MODES
+
+    queries = tmp / "queries.jsonl"
+    evaluation.write_queries_jsonl({q: data.queries[q] for q in data.qrels}, queries)
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        if collection is None:
+            stack.enter_context(_data_dir(tmp / "data"))
+            collection = "scifact"
+            started = time.perf_counter()
+            corpus = str(folder / "corpus.jsonl")
+            args = ["ingest", corpus, "--collection", collection, "--text-fields", "title,text"]
+            with contextlib.redirect_stdout(sys.stderr):
+                if main([*args, "--id-field", "_id"]) != 0:
+                    raise InputError("ingesting SciFact failed")
+            out["ingest_seconds"] = round(time.perf_counter() - started, 1)
+        for mode in MODES:
+            run_file = tmp / f"run-{mode}.jsonl"
+            search = ["search", "--collection", collection, "--queries", str(queries)]
+            with run_file.open("w") as handle, contextlib.redirect_stdout(handle):
+                if main([*search, "-k", "100", "--mode", mode, "--json"]) != 0:
+                    raise InputError("searching SciFact failed")
+            out.update(_score(mode, evaluation.read_run_jsonl(run_file), data.qrels))
+        out.update(ivf_on_real(collection, [data.queries[q] for q in data.qrels]))
+    return out
+
+
+def ivf_on_real(name: str, questions: list[str]) -> dict[str, Any]:
+    """Recall@10 of the IVF index against exact search on a collection's real embeddings.
+
+    The collection may be below the size where the lab picks IVF; here it is built anyway, so
+    the approximate index is measured on real model vectors, with real questions as queries.
+    """
+    from core.model.embedder import Embedder
+    from core.storage.collection import Collection
+    from core.storage.index import build_ivf, exact_top, recall_at
+
+    embedder = Embedder()
+    collection = Collection(name, embedder.info)
+    ids, vectors = collection.store.all_vectors(embedder.dimension)
+    index = build_ivf(np.asarray(ids), vectors)
+    queries = embedder.encode(questions)
+    _, found = index.search(queries, 10)
+    exact = np.asarray(ids)[exact_top(vectors, queries, 10)]
+    return {
+        "ivf_real_chunks": len(ids),
+        "ivf_real_nprobe": index.stats.nprobe,
+        "ivf_real_recall@10_tuning_queries": round(float(index.stats.recall_at_10), 4),
+        "ivf_real_recall@10_claims": round(recall_at(found, exact), 4),
+    }
+
+
+def _score(label: str, run: dict, qrels: dict) -> dict[str, float]:
+    return {
+        f"{label}_ndcg@10": round(100 * evaluation.ndcg_at_k(run, qrels, 10), 2),
+        f"{label}_recall@100": round(100 * evaluation.recall_at_k(run, qrels, 100), 2),
+    }
+
+
+def run_bench(documents: int = 2000, queries: int = 200) -> dict[str, Any]:
+    """Ingest throughput vs plain encode, and query latency on the demo collection."""
+    from core.model.embedder import Embedder
+
+    embedder = Embedder()
+    texts = _fitting_texts(embedder, documents)
+    out: dict[str, Any] = {"documents": len(texts), "threads": config.threads()}
+    plain = evaluation._load_sentence_transformer(embedder.name)
+    plain.encode(texts[:64], normalize_embeddings=True)
+    started = time.perf_counter()
+    plain.encode(texts, batch_size=32, normalize_embeddings=True)
+    plain_rate = len(texts) / (time.perf_counter() - started)
+    ours_rate = _ingest_rate(embedder, texts)
+    out.update(
+        plain_encode_docs_per_s=round(plain_rate, 1),
+        ingest_docs_per_s=round(ours_rate, 1),
+        ingest_vs_plain=round(ours_rate / plain_rate, 3),
+    )
+    out.update(_latency(embedder, queries))
+    return out
+
+
+def _fitting_texts(embedder: Any, limit: int) -> list[str]:
+    """SciFact abstracts that fit the model window (the fair case for a throughput ratio)."""
+    data = evaluation.load_beir(evaluation.default_eval_dir() / "scifact", "train")
+    texts = [evaluation.doc_text(d) for d in data.corpus.values()]
+    lengths = embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    return [t for t, ids in zip(texts, lengths, strict=True) if len(ids) <= embedder.max_tokens][
+        :limit
+    ]
+
+
+def _ingest_rate(embedder: Any, texts: list[str]) -> float:
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
+    from core.storage.collection import Collection
+
+    docs = [Document(f"d{i}", t, "bench") for i, t in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+        collection = Collection("bench", embedder.info, create=True)
+        started = time.perf_counter()
+        ingest_documents(collection, embedder, docs)
+        return len(docs) / (time.perf_counter() - started)
+
+
+def _latency(embedder: Any, count: int) -> dict[str, float]:
+    """End-to-end query latency (encode + search + fetch) on the demo collection."""
+    from core.ingest import builtin
+    from core.search.query import search
+    from core.storage.collection import Collection
+
+    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+        builtin.ensure_demo(embedder)
+        collection = Collection(config.DEMO_COLLECTION, embedder.info)
+        docs = builtin.demo_documents()
+        questions = [" ".join(d.text.split()[:8]) for d in docs[:count]]
+        search(collection, embedder, questions[0])
+        times = [search(collection, embedder, q).latency_ms for q in questions]
+    return {
+        "demo_queries": len(times),
+        "demo_query_p50_ms": round(float(np.percentile(times, 50)), 2),
+        "demo_query_p95_ms": round(float(np.percentile(times, 95)), 2),
+    }
+
+
+@contextlib.contextmanager
+def _data_dir(path: Path):
+    previous = os.environ.get("EMBEDLAB_DATA_DIR")
+    os.environ["EMBEDLAB_DATA_DIR"] = str(path)
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("EMBEDLAB_DATA_DIR", None)
+        else:
+            os.environ["EMBEDLAB_DATA_DIR"] = previous

@@ -1,0 +1,227 @@
+"""``python -m core bench``: every speed and quality figure in one run, one table, one JSON file.
+
+Each speed figure is a ratio against a baseline measured in the same run, on the same
+machine, at the same moment: plain ``SentenceTransformer.encode`` for encoding and ingest,
+query encode + exact numpy search for query latency. The machine may be shared, so the load
+average is recorded at the start and at the end; read the ratios, not the absolute times.
+
+Sections (``--quick`` in brackets, under 3 minutes on 2 cores):
+
+- encode: plain vs our torch path vs onnx-int8 on SciFact abstracts (800 docs [256]);
+- ingest: chunk + encode + SQLite + index vs plain encode (500 docs [128]), demo query latency;
+- scale: query p50/p95, recall@10, build time, memory at 10k, 100k, 1M chunks [10k, 100k]
+  (synthetic vectors, real SQLite + FAISS + search code);
+- projection: PCA, UMAP, t-SNE at 10k and 100k points [PCA and UMAP at 10k];
+- quality: SciFact train nDCG@10 (dense, keyword, hybrid; plain sentence-transformers beside
+  it) and STS-B dev Spearman [STS-B only].
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from core import atomic, config
+
+log = logging.getLogger(__name__)
+
+FULL = {
+    "encode_docs": 800,
+    "encode_passes": 2,
+    "ingest_docs": 500,
+    "demo_queries": 200,
+    "scale": (10_000, 100_000, 1_000_000),
+    "projection_sizes": (10_000, 100_000),
+    "projection_methods": ("pca", "umap", "tsne"),
+    "projection_budget_s": 120.0,
+    "scifact": True,
+}
+QUICK = {
+    "encode_docs": 256,
+    "encode_passes": 1,
+    "ingest_docs": 128,
+    "demo_queries": 50,
+    "scale": (10_000, 100_000),
+    "projection_sizes": (10_000,),
+    "projection_methods": ("pca", "umap"),
+    "projection_budget_s": 60.0,
+    "scifact": False,
+}
+
+
+def run_all(
+    quick: bool = False,
+    collection: str | None = None,
+    out: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every section; write the figures as JSON to ``out`` (if given) and return them.
+
+    Args:
+        quick: the short run (see the module docstring).
+        collection: an already-ingested SciFact collection to reuse for the quality figures.
+        out: where to write the JSON.
+        progress: called with each section's name as it starts.
+    """
+    from core.model.embedder import Embedder
+    from measure.bench import run_bench, run_eval
+    from measure.encoders import bench_encoders
+    from measure.projections import bench_projection
+    from measure.scale import bench_scale
+
+    plan = QUICK if quick else FULL
+    say = progress or (lambda name: log.info("bench: %s", name))
+    started = time.perf_counter()
+    figures: dict[str, Any] = {
+        "quick": quick,
+        "cpus": os.cpu_count(),
+        "threads": config.threads(),
+        "load_average_start": [round(v, 2) for v in os.getloadavg()],
+    }
+    say("encode: plain sentence-transformers vs ours vs onnx-int8")
+    figures["encode"] = bench_encoders(plan["encode_docs"], plan["encode_passes"], quality=False)
+    say("ingest and demo query latency")
+    figures["ingest"] = run_bench(plan["ingest_docs"], plan["demo_queries"])
+    say(f"query latency at {', '.join(f'{n:,}' for n in plan['scale'])} chunks")
+    figures["scale"] = bench_scale(Embedder(encoder="torch"), plan["scale"])
+    say("projection times")
+    figures["projection"] = bench_projection(
+        plan["projection_sizes"], plan["projection_methods"], plan["projection_budget_s"]
+    )
+    say("quality: STS-B dev" + (", SciFact train" if plan["scifact"] else ""))
+    quality = {"stsb": run_eval("stsb")}
+    if plan["scifact"]:
+        quality["scifact"] = run_eval("scifact", collection=collection)
+    figures["quality"] = quality
+    figures["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    if out is not None:
+        atomic.write_json(Path(out), figures)
+    return figures
+
+
+def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, ours, baseline, ratio) rows of the one table."""
+    out: list[tuple[str, str, str, str]] = []
+    enc = figures.get("encode", {})
+    plain = enc.get("plain_docs_per_s")
+    for name, label in (("torch", "torch fp32"), ("onnx_int8", "onnx-int8")):
+        if f"{name}_docs_per_s" in enc:
+            out.append(
+                (
+                    f"encode docs/s, {label}",
+                    _num(enc[f"{name}_docs_per_s"]),
+                    f"plain ST {_num(plain)}",
+                    f"{enc[f'{name}_vs_plain']:.2f}x",
+                )
+            )
+    ing = figures.get("ingest", {})
+    if ing:
+        out.append(
+            (
+                "ingest docs/s (chunk, encode, SQLite, index)",
+                _num(ing["ingest_docs_per_s"]),
+                f"plain ST {_num(ing['plain_encode_docs_per_s'])}",
+                f"{ing['ingest_vs_plain']:.2f}x",
+            )
+        )
+        out.append(
+            (
+                "demo query p50 / p95 ms (hybrid, end to end)",
+                f"{ing['demo_query_p50_ms']:.1f} / {ing['demo_query_p95_ms']:.1f}",
+                "",
+                "",
+            )
+        )
+    for row in figures.get("scale", []):
+        n = f"{row['chunks']:,}"
+        kind = row["index"] + (f", nprobe {row['nprobe']}" if row.get("nprobe") else "")
+        out.append(
+            (
+                f"query p50 / p95 ms at {n} ({kind})",
+                f"{row['p50_ms']:.1f} / {row['p95_ms']:.1f}",
+                f"numpy {row['exact_numpy_p50_ms']:.1f} / {row['exact_numpy_p95_ms']:.1f}",
+                f"{row['p50_ms'] / row['exact_numpy_p50_ms']:.2f}x / "
+                f"{row['p95_ms'] / row['exact_numpy_p95_ms']:.2f}x",
+            )
+        )
+        out.append(
+            (
+                f"recall@10, build s, index GB, RSS GB, disk GB at {n}",
+                f"{row['recall_at_10']:.3f}, {row['build_s']:.0f}, {row['index_gb']:.2f}, "
+                f"{row['rss_gb']:.2f}, {row['disk_gb']:.2f}",
+                "exact 1.000",
+                "",
+            )
+        )
+        if row.get("ivf_search_ms_by_nprobe"):
+            sweep = ", ".join(f"{k}: {v}" for k, v in row["ivf_search_ms_by_nprobe"].items())
+            out.append((f"IVF search ms by nprobe at {n} (search only)", sweep, "", ""))
+    proj = figures.get("projection", {})
+    for row in proj.get("runs", []):
+        seconds = "skipped" if row["seconds"] is None else f"{row['seconds']:.1f}"
+        out.append(
+            (
+                f"{row['method'].upper()} s at {row['points']:,} points",
+                seconds,
+                f"estimate {row['estimate_s']:.0f}",
+                "",
+            )
+        )
+    quality = figures.get("quality", {})
+    stsb = quality.get("stsb")
+    if stsb:
+        out.append(
+            (
+                "STS-B dev Spearman",
+                f"{stsb['spearman']:.2f}",
+                f"plain ST {stsb.get('spearman_plain_sentence_transformers', '-')}",
+                "",
+            )
+        )
+    sci = quality.get("scifact")
+    if sci:
+        base = sci.get("plain_sentence_transformers_ndcg@10", "-")
+        for mode in ("dense", "keyword", "hybrid"):
+            out.append((f"SciFact train nDCG@10, {mode}", f"{sci[f'{mode}_ndcg@10']:.2f}", "", ""))
+        out[-3] = (*out[-3][:2], f"plain ST {base}", "")
+        if "ivf_real_recall@10_claims" in sci:
+            out.append(
+                (
+                    f"IVF recall@10 on real SciFact vectors ({sci['ivf_real_chunks']:,} chunks, "
+                    f"nprobe {sci['ivf_real_nprobe']})",
+                    f"{sci['ivf_real_recall@10_claims']:.3f}",
+                    "exact 1.000",
+                    "",
+                )
+            )
+    return out
+
+
+def format_report(figures: dict[str, Any]) -> str:
+    """The one table, as GitHub Markdown, with the conditions of the run under it."""
+    table = rows(figures)
+    head = ("measure", "ours", "baseline (same run)", "ours / baseline")
+    widths = [max(len(r[i]) for r in [head, *table]) for i in range(4)]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in [head, *table]
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    note = (
+        f"{'quick' if figures.get('quick') else 'full'} run, {figures.get('cpus')} CPUs, "
+        f"{figures.get('threads')} threads, load average {figures.get('load_average_start')} "
+        f"at the start and {figures.get('load_average_end')} at the end, "
+        f"{figures.get('seconds')} s in all. Scale rows use synthetic vectors (384-d, "
+        "clustered) in a real collection; ours includes fetching the documents from SQLite, "
+        "the numpy baseline does not."
+    )
+    return "\n".join([*lines, "", note])
+
+
+def _num(value: Any) -> str:
+    return "-" if value is None else f"{float(value):,.1f}"
