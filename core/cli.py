@@ -1,5 +1,5 @@
-"""Command line: ingest, search, collections, the built-in collections, eval (and, from
-``core.cli_tools``, export, compare-word, wic-fit and bench).
+"""Command line: ingest, search, collections, delete, the built-in collections (and, from
+``core.cli_tools``, export and compare-word). Measurement has its own: ``python -m measure``.
 
 Errors go to stderr with a non-zero exit status and a message a person can act on.
 """
@@ -53,12 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("demo", help="build (or update) the demo collection from data/demo")
     sub.add_parser("stdlib", help="build the Python standard library docstrings collection")
-
-    evaluate = sub.add_parser("eval", help="measure quality on ../shared/eval")
-    evaluate.add_argument("task", choices=["scifact", "stsb"])
-    evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
-    evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
-    evaluate.add_argument("--collection", help="reuse an ingested SciFact collection")
 
     cli_tools.add_parsers(sub)
     return parser
@@ -132,9 +126,7 @@ def _report_commits(update: Callable[[int, int], None]) -> Callable[[int, int], 
 
     ``python -m measure.crash`` reads these lines: N documents are durably stored.
     """
-    import os
-
-    if os.environ.get("EMBEDLAB_REPORT_COMMITS") != "1":
+    if not config.report_commits():
         return update
 
     def report(done: int, total: int) -> None:
@@ -158,7 +150,8 @@ def _report_json(name: str, report: Any) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """``search "QUERY" --collection NAME`` or ``search --queries FILE.jsonl``."""
-    from core.search.query import check_k, search
+    from core.search.hits import check_k
+    from core.search.query import search
     from core.storage.collection import Collection
 
     if (args.query is None) == (args.queries is None):
@@ -294,15 +287,6 @@ def cmd_builtin(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """``eval scifact|stsb``: quality against the shared evaluation data."""
-    from measure.bench import run_eval
-
-    figures = run_eval(args.task, args.run, not args.no_baseline, args.collection)
-    print(json.dumps(figures, indent=2))
-    return 0
-
-
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ingest": cmd_ingest,
     "search": cmd_search,
@@ -310,6 +294,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "delete": cmd_delete,
     "demo": cmd_builtin,
     "stdlib": cmd_builtin,
-    "eval": cmd_eval,
     **cli_tools.COMMANDS,
 }

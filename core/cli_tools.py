@@ -1,4 +1,4 @@
-"""Command-line tools beside search: export, compare-word, wic-fit and the one benchmark.
+"""Command-line tools beside search: export and compare-word.
 
 Registered on the parser by :func:`add_parsers`; :data:`COMMANDS` maps each name to its
 function. Errors are raised as ``LabError`` and turned into a message by ``core.cli.main``.
@@ -37,16 +37,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help='JSONL of {"id", "sentence_a", "word_a", "sentence_b", "word_b"} lines',
     )
     compare.add_argument("--json", action="store_true", help="print JSON")
-
-    wic = sub.add_parser("wic-fit", help="fit the same-sense verdict on WiC train, report dev")
-    wic.add_argument("--out", type=Path, help="calibration file (default: the committed one)")
-
-    bench = sub.add_parser("bench", help="every speed and quality figure, one table and JSON")
-    bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
-    bench.add_argument(
-        "--out", type=Path, default=Path("bench-results.json"), help="JSON file to write"
-    )
-    bench.add_argument("--collection", help="reuse an ingested SciFact collection")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -130,31 +120,7 @@ def _rounded(result: dict) -> dict:
     return out
 
 
-def cmd_wic_fit(args: argparse.Namespace) -> int:
-    """``wic-fit``: fit on WiC train, score dev, write the calibration file."""
-    from core.explain.word_sense import CALIBRATION_PATH, fit_wic
-
-    summary = fit_wic(out=args.out or CALIBRATION_PATH)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    """``bench [--quick]``: the one table, printed, and the figures as JSON."""
-    from measure.suite import format_report, run_all
-
-    def say(name: str) -> None:
-        print(f"bench: {name}…", file=sys.stderr, flush=True)
-
-    figures = run_all(args.quick, args.collection, args.out, say)
-    print(format_report(figures))
-    print(f"\nfigures written to {args.out}", file=sys.stderr)
-    return 0
-
-
 COMMANDS = {
     "export": cmd_export,
     "compare-word": cmd_compare_word,
-    "wic-fit": cmd_wic_fit,
-    "bench": cmd_bench,
 }

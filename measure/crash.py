@@ -350,7 +350,7 @@ def index_file_current(folder: Path, generation: int, chunks: int, dimension: in
 
 def search_agrees(collection: Any, rng: random.Random, queries: int = 5, k: int = 10) -> bool:
     """Search (FAISS, one hit per document) against exact numpy search over SQLite's vectors."""
-    from core.search.query import search_vectors
+    from core.search.dense import search_vectors
 
     dimension = collection.model.dimension
     ids, vectors = collection.store.all_vectors(dimension)

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from core import config
+
 logger = logging.getLogger(__name__)
 
 Run = dict[str, dict[str, float]]
@@ -39,13 +41,8 @@ _STSB_MIN_COLUMNS = 7
 
 
 def default_eval_dir() -> Path:
-    """Return the folder holding the shared evaluation data.
-
-    Returns:
-        ``$EMBEDLAB_EVAL_DIR`` when set, else ``<repo root>/../shared/eval``.
-    """
-    repo_root = Path(__file__).resolve().parents[1]
-    return Path(os.environ.get("EMBEDLAB_EVAL_DIR", repo_root.parent / "shared" / "eval"))
+    """The folder holding the shared evaluation data (``config.eval_dir``)."""
+    return config.eval_dir()
 
 
 # --------------------------------------------------------------------------- loaders

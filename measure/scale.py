@@ -66,10 +66,10 @@ def fill(collection: Collection, vectors: np.ndarray, batch: int = 20_000) -> fl
 def measure(embedder: Any, size: int, seed: int = 0) -> dict[str, Any]:
     """Latency percentiles (ours end to end, numpy exact), recall@10 and memory at ``size``."""
     from core.search.query import search
-    from measure.bench import _data_dir
+    from measure.bench import temporary_data_dir
 
     vectors = synthetic_vectors(size, embedder.dimension, seed)
-    with tempfile.TemporaryDirectory() as tmp, _data_dir(Path(tmp)):
+    with tempfile.TemporaryDirectory() as tmp, temporary_data_dir(Path(tmp)):
         collection = Collection("scale", embedder.info, create=True)
         build_s = fill(collection, vectors)
         queries = [f"{QUERIES[i % 3]} {i}" for i in range(200)]

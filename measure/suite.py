@@ -1,4 +1,4 @@
-"""``python -m core bench``: every speed and quality figure in one run, one table, one JSON file.
+"""``python -m measure bench``: every speed and quality figure in one run, one table, one JSON file.
 
 Each speed figure is a ratio against a baseline measured in the same run, on the same
 machine, at the same moment: plain ``SentenceTransformer.encode`` for encoding and ingest,

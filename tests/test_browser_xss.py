@@ -24,7 +24,7 @@ from core.documents.readers import FieldSpec, read_bytes
 from core.errors import CollectionError
 from core.ingest import builtin
 from core.storage.collection import Collection, validate_name
-from measure.load import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
+from measure.browser import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.search.query import Hit
+from core.search.hits import Hit
 from ui import components
 
 HOSTILE = "<script>alert(1)</script>\n\n![x](http://evil.example/x.png) $x^2$ & [a](javascript:1)"

@@ -8,7 +8,9 @@ from core.documents.readers import Document
 from core.errors import InputError
 from core.ingest.pipeline import ingest_documents
 from core.search.bm25 import fts_query, keyword_search
-from core.search.query import DENSE_WEIGHT, Hit, fuse, search
+from core.search.fusion import DENSE_WEIGHT, fuse
+from core.search.hits import Hit
+from core.search.query import search
 from core.storage.collection import Collection
 
 TEXTS = {

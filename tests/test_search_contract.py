@@ -14,7 +14,8 @@ from core.documents.chunking import Chunk
 from core.documents.readers import Document
 from core.errors import InputError
 from core.ingest.pipeline import ingest_documents
-from core.search.query import search, search_vectors
+from core.search.dense import search_vectors
+from core.search.query import search
 from core.storage import collection as colls
 from core.storage.collection import Collection
 from tests.tiny_model import FIXTURE_DIR

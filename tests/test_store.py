@@ -19,7 +19,7 @@ from core.documents.chunking import chunk_texts
 from core.documents.readers import Document
 from core.errors import CollectionError, ModelMismatchError
 from core.ingest.pipeline import ingest_documents
-from core.search.query import search_vectors
+from core.search.dense import search_vectors
 from core.storage import collection as colls
 from core.storage.collection import Collection, delete_collection, list_collections
 from core.storage.index import VectorIndex

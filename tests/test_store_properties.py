@@ -25,7 +25,7 @@ from hypothesis.stateful import (
 from core.documents.chunking import Chunk
 from core.documents.readers import Document
 from core.model.embedder import ModelInfo
-from core.search.query import search_vectors
+from core.search.dense import search_vectors
 from core.storage.collection import INDEX_FILE, Collection, delete_collection
 
 DIM = 8

@@ -260,7 +260,7 @@ def ablation_shifts(
     return shifts
 
 
-def layer_vectors(
+def piece_layer_vectors(
     embedder: Embedder,
     ids: Sequence[Sequence[int]],
     positions: Sequence[Sequence[int]],

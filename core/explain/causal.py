@@ -14,7 +14,6 @@ Nothing is downloaded: the folder must hold the model and its tokenizer.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from core import config
 from core.errors import InputError, ModelNotFoundError
 from core.model.embedder import thread_safe_tokenizer
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "EMBEDLAB_CAUSAL_MODEL"
+ENV_VAR = config.CAUSAL_MODEL_VAR
+causal_model_path = config.causal_model_path
 _MODELS: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
 
@@ -50,12 +51,6 @@ class NextToken:
     tokens: tuple[str, ...]
     top: Guesses
     lens: tuple[Guesses, ...]
-
-
-def causal_model_path() -> str | None:
-    """The configured causal model folder (``EMBEDLAB_CAUSAL_MODEL``), or None."""
-    raw = os.environ.get(ENV_VAR, "").strip()
-    return str(Path(raw).expanduser()) if raw else None
 
 
 def load_causal(path: str) -> tuple[Any, Any]:

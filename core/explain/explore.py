@@ -22,7 +22,8 @@ from core.explain.projection import (
     single_thread,
 )
 from core.model.embedder import Embedder
-from core.search.query import Hit, check_k, search_vectors
+from core.search.dense import search_vectors
+from core.search.hits import Hit, check_k
 from core.storage.collection import Collection
 
 PLACE_K = 10

@@ -19,16 +19,8 @@ import numpy as np
 
 from core.errors import InputError
 from core.explain import attention
-from core.explain.context import (
-    Tokens,
-    WordSpan,
-    check_sentences,
-    cosine,
-    layer_vectors,
-    locate,
-    notes_for,
-    tokenize,
-)
+from core.explain.context import WordSpan, check_sentences, locate, notes_for
+from core.explain.word_vectors import Tokens, cosine, span_layer_vectors, tokenize
 from core.model.embedder import Embedder
 from core.storage.store import Store
 
@@ -324,7 +316,7 @@ def senses(
             "are needed to find senses. Try a more common word or add documents."
         )
     texts = [s for s, _, _ in found]
-    words, _ = layer_vectors(embedder, texts, [(a, b) for _, a, b in found])
+    words, _ = span_layer_vectors(embedder, texts, [(a, b) for _, a, b in found])
     layer = words.shape[1] - 1 if layer is None else layer
     x = words[:, layer] - words[:, layer].mean(axis=0)  # (n, D)
     x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-9

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from core import config
 from core.errors import InputError, LabError
-from core.explain.context import cosine, layer_vectors
+from core.explain.word_vectors import cosine, span_layer_vectors
 from core.model.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -75,14 +76,12 @@ def load_wic(split: str, folder: Path | None = None) -> list[WicPair]:
 
     Args:
         split: "train" or "dev" (the test split is held back).
-        folder: the WiC folder; default ``measure.evaluation.default_eval_dir() / "wic"``.
+        folder: the WiC folder; default ``config.eval_dir() / "wic"``.
 
     Raises:
         InputError: when the files are missing or malformed.
     """
-    from measure.evaluation import default_eval_dir
-
-    base = Path(folder) if folder is not None else default_eval_dir() / "wic"
+    base = Path(folder) if folder is not None else config.eval_dir() / "wic"
     data, gold = base / split / f"{split}.data.txt", base / split / f"{split}.gold.txt"
     if not data.is_file():
         raise InputError(f"WiC file {data} is missing. Put the WiC data set in {base}.")
@@ -122,7 +121,7 @@ def pair_vectors(embedder: Embedder, pairs: list[WicPair]) -> tuple[tuple, tuple
     """Word and sentence vectors at every layer for both sides of each pair, in one run."""
     texts = [p.sentence_a for p in pairs] + [p.sentence_b for p in pairs]
     spans = [p.span_a for p in pairs] + [p.span_b for p in pairs]
-    words, sentences = layer_vectors(embedder, texts, spans)  # (2N, L+1, D) each
+    words, sentences = span_layer_vectors(embedder, texts, spans)  # (2N, L+1, D) each
     n = len(pairs)
     return (words[:n], words[n:]), (sentences[:n], sentences[n:])
 
@@ -190,10 +189,10 @@ def fit_wic(
 ) -> dict:
     """Fit the verdict on WiC train, report train, cross-validated train and dev accuracy.
 
-    This is ``python -m core wic-fit``; dev is never used to choose anything.
+    This is ``python -m measure wic-fit``; dev is never used to choose anything.
     Args:
         embedder: the model (default: the configured one).
-        folder: the WiC folder (default: ``default_eval_dir() / "wic"``).
+        folder: the WiC folder (default: ``config.eval_dir() / "wic"``).
         out: where to write the calibration JSON.
 
     Returns:
@@ -333,7 +332,7 @@ def load_calibration(path: Path = CALIBRATION_PATH) -> Calibration:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LabError(
             f"The same-sense calibration {path} cannot be read ({exc}). Rebuild it with "
-            "python -m core wic-fit."
+            "python -m measure wic-fit."
         ) from None
 
 
@@ -358,7 +357,7 @@ def calibration_for(embedder: Embedder, path: Path = CALIBRATION_PATH) -> Calibr
         raise LabError(
             f"The same-sense verdict was calibrated for another model (fingerprint "
             f"{calibration.fingerprint}), not {embedder.label}. Fit it for this model with "
-            "python -m core wic-fit."
+            "python -m measure wic-fit."
         )
     return calibration
 

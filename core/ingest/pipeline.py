@@ -7,11 +7,11 @@ running it again skips the documents already stored and carries on (no duplicate
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from core import config
 from core.documents.chunking import chunk_texts
 from core.documents.readers import Document, Problem
 from core.model.embedder import Embedder
@@ -58,7 +58,7 @@ def ingest_documents(
     ``EMBEDLAB_INGEST_BATCH`` overrides ``batch_size`` (documents per committed batch).
     """
     check_writable(f"ingest into '{collection.name}'")
-    batch_size = max(1, int(os.environ.get("EMBEDLAB_INGEST_BATCH") or batch_size))
+    batch_size = config.ingest_batch(batch_size)
     started = time.perf_counter()
     report = IngestReport()
     todo = select_new(collection, documents, report)

@@ -1,11 +1,15 @@
-"""Keyword search: BM25 over chunk text with SQLite FTS5 (Porter stemming, no diacritics)."""
+"""Keyword ranking: BM25 over chunk text with SQLite FTS5 (Porter stemming, no diacritics),
+then one hit per document."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
+from core.search.hits import Hit, best_per_document
+from core.storage.collection import Collection
 from core.storage.store import Store
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -54,3 +58,15 @@ def keyword_search(
     rows = rows[:limit]
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
     return ids, np.asarray([r[1] for r in rows], dtype=np.float32)
+
+
+def keyword_documents(
+    collection: Collection, query: str, k: int, allowed: np.ndarray | None = None
+) -> list[Hit]:
+    """Best ``k`` documents by BM25 (each at its best chunk)."""
+    ids, scores = keyword_search(collection.store, query, k * 3, allowed)
+    rows = collection.store.chunk_rows(ids)
+    hits = best_per_document(scores, ids, rows, k)
+    return [
+        replace(h, found_by=("keyword",), keyword_score=h.score, dense_score=None) for h in hits
+    ]

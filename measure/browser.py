@@ -1,0 +1,91 @@
+"""The browser harness the load test and the browser tests share.
+
+Starts ``streamlit run app.py`` on a free loopback port with its own data dir and stops it;
+names Debian's Chromium and the flags that keep it offline; tells whether a request stays on
+this machine. Imports nothing from the product: it drives the app as a person would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+from core import config
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = config.chromium_path()
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_listening(url: str, proc: subprocess.Popen, seconds: float = 180) -> None:
+    """Wait for Streamlit's health endpoint.
+
+    Raises:
+        RuntimeError: if the server exits; TimeoutError if it does not answer in time.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("streamlit did not start")
+
+
+@contextlib.contextmanager
+def streamlit_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[tuple]:
+    """Run ``streamlit run app.py`` on a free loopback port; yield (url, process)."""
+    port = free_port()
+    environment = dict(os.environ, EMBEDLAB_DATA_DIR=str(data_dir), **(env or {}))
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    command += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
+    log_path = Path(data_dir).parent / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_listening(url, proc)
+            yield url, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether a request stays on this machine (data:, blob: and about: never leave it)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("data", "blob", "about") or parsed.hostname in LOOPBACK

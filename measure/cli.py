@@ -1,0 +1,105 @@
+"""``python -m measure``: every measurement of the lab, one command each.
+
+- ``bench [--quick]``: every speed and quality figure, one table and a JSON file;
+- ``eval scifact|stsb``: quality on the shared evaluation data (``EMBEDLAB_EVAL_DIR``);
+- ``wic-fit``: fit the same-sense verdict on WiC train, report dev, write the calibration;
+- ``crash``, ``fuzz``, ``load``: crash trials, fuzzed files, many browsers at once (each
+  takes its own options; ``python -m measure load --help``).
+
+Measurement imports the product (``core``); the product never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from core.errors import LabError
+
+TOOLS = ("crash", "fuzz", "load")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of bench, eval and wic-fit (the tools parse their own)."""
+    parser = argparse.ArgumentParser(prog="python -m measure", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    bench = sub.add_parser("bench", help="every speed and quality figure, one table and JSON")
+    bench.add_argument("--quick", action="store_true", help="the short run (under 3 minutes)")
+    bench.add_argument(
+        "--out", type=Path, default=Path("bench-results.json"), help="JSON file to write"
+    )
+    bench.add_argument("--collection", help="reuse an ingested SciFact collection")
+
+    evaluate = sub.add_parser("eval", help="measure quality on ../shared/eval")
+    evaluate.add_argument("task", choices=["scifact", "stsb"])
+    evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
+    evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
+    evaluate.add_argument("--collection", help="reuse an ingested SciFact collection")
+
+    wic = sub.add_parser("wic-fit", help="fit the same-sense verdict on WiC train, report dev")
+    wic.add_argument("--out", type=Path, help="calibration file (default: the committed one)")
+    for name in TOOLS:
+        sub.add_parser(name, help=f"python -m measure.{name} (its own options follow)")
+    return parser
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``bench [--quick]``: the one table, printed, and the figures as JSON."""
+    from measure.suite import format_report, run_all
+
+    def say(name: str) -> None:
+        print(f"bench: {name}…", file=sys.stderr, flush=True)
+
+    figures = run_all(args.quick, args.collection, args.out, say)
+    print(format_report(figures))
+    print(f"\nfigures written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``eval scifact|stsb``: quality against the shared evaluation data."""
+    from measure.bench import run_eval
+
+    figures = run_eval(args.task, args.run, not args.no_baseline, args.collection)
+    print(json.dumps(figures, indent=2))
+    return 0
+
+
+def cmd_wic_fit(args: argparse.Namespace) -> int:
+    """``wic-fit``: fit on WiC train, score dev, write the calibration file."""
+    from core.explain.word_sense import CALIBRATION_PATH, fit_wic
+
+    summary = fit_wic(out=args.out or CALIBRATION_PATH)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_tool(name: str, argv: Sequence[str]) -> int:
+    """Hand the rest of the command line to ``measure.<name>`` (crash, fuzz or load)."""
+    import importlib
+
+    return importlib.import_module(f"measure.{name}").main(list(argv))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "bench": cmd_bench,
+    "eval": cmd_eval,
+    "wic-fit": cmd_wic_fit,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one measurement; return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in TOOLS:
+        return run_tool(argv[0], argv[1:])
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except LabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
