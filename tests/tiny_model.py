@@ -186,3 +186,25 @@ def build_tiny_model(dest: Path, seed: int = 0, max_seq_length: int = 64) -> Pat
 
     _write_sentence_transformers_files(dest, config.hidden_size, max_seq_length)
     return dest
+
+
+GPT2_FIXTURE_DIR: Path = Path(__file__).resolve().parent / "fixtures" / "tiny_gpt2"
+"""Folder of the tiny GPT-2's committed config, 71-entry byte-level BPE vocabulary and merges."""
+
+
+def build_tiny_gpt2(dest: Path, seed: int = 0) -> Path:
+    """Write a random GPT-2 (2 layers, 16 dimensions) and its tokenizer to ``dest``."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    vocab = json.loads((GPT2_FIXTURE_DIR / "vocab.json").read_text(encoding="utf-8"))
+    lines = (GPT2_FIXTURE_DIR / "merges.txt").read_text(encoding="utf-8").splitlines()
+    merges = [tuple(line.split()) for line in lines if line and not line.startswith("#")]
+    tokenizer = GPT2TokenizerFast(vocab=vocab, merges=merges)
+    config = GPT2Config.from_json_file(str(GPT2_FIXTURE_DIR / "config.json"))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = GPT2LMHeadModel(config)
+    model.save_pretrained(str(dest))
+    tokenizer.save_pretrained(str(dest))
+    return dest

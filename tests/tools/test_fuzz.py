@@ -22,7 +22,7 @@ from core.ingest.pipeline import ingest_documents
 from core.storage.collection import Collection
 from measure import fuzz
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fuzz_run_has_no_crash_and_no_hang(tiny_embedder, tmp_path: Path) -> None:

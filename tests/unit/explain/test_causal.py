@@ -6,7 +6,6 @@ BPE vocabulary and its merges; the weights are drawn at test time.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,26 +13,7 @@ import pytest
 
 from core.errors import InputError, ModelNotFoundError
 from core.explain import causal
-
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "tiny_gpt2"
-
-
-def build_tiny_gpt2(dest: Path, seed: int = 0) -> Path:
-    """Write a random GPT-2 (2 layers, 16 dimensions) and its tokenizer to ``dest``."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
-
-    vocab = json.loads((FIXTURE / "vocab.json").read_text(encoding="utf-8"))
-    lines = (FIXTURE / "merges.txt").read_text(encoding="utf-8").splitlines()
-    merges = [tuple(line.split()) for line in lines if line and not line.startswith("#")]
-    tokenizer = GPT2TokenizerFast(vocab=vocab, merges=merges)
-    config = GPT2Config.from_json_file(str(FIXTURE / "config.json"))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = GPT2LMHeadModel(config)
-    model.save_pretrained(str(dest))
-    tokenizer.save_pretrained(str(dest))
-    return dest
+from tests.tiny_model import build_tiny_gpt2
 
 
 @pytest.fixture(scope="module")

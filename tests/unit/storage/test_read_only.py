@@ -26,7 +26,7 @@ from core.storage.collection import (
     exists,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 WRITE_WIDGETS = ("upload_files_0", "upload_go", "paste_go", "manage_delete_go", "builtin_stdlib_go")
 
 DOCS = [

@@ -12,9 +12,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.test_causal import build_tiny_gpt2
+from tests.tiny_model import build_tiny_gpt2
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
 CONTEXT = "pages/5_Context.py"
 HOW = "pages/6_How_it_works.py"

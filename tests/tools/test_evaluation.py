@@ -13,7 +13,7 @@ import pytest
 
 from measure import evaluation as ev
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Graded qrels: q1 has grades 2, 1 and a judged-irrelevant 0; q2 is absent from RUN.
 QRELS = {"q1": {"d1": 2, "d2": 1, "d3": 0}, "q2": {"d5": 1}}

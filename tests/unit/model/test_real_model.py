@@ -69,7 +69,7 @@ def test_compare_word_command_both_forms(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[3]
     pairs = tmp_path / "pairs.jsonl"
     records = [
         {
