@@ -12,7 +12,7 @@ model's 7 layers (the embedding layer and 6 transformer layers):
 
 A logistic regression over these 28 numbers, fitted on WiC train only (dev is only reported),
 gives the probability that the senses are the same; the verdict compares it with a threshold
-chosen on train. :func:`fit_wic` writes everything to ``core/wic_calibration.json``.
+chosen on train. :func:`fit_wic` writes everything to ``core/explain/wic_calibration.json``.
 """
 
 from __future__ import annotations
