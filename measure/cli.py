@@ -4,7 +4,8 @@
 - ``eval scifact|stsb``: quality on the shared evaluation data (``EMBEDLAB_EVAL_DIR``);
 - ``wic-fit``: fit the same-sense verdict on WiC train, report dev, write the calibration;
 - ``crash``, ``fuzz``, ``load``: crash trials, fuzzed files, many browsers at once (each
-  takes its own options; ``python -m measure load --help``).
+  takes its own options; ``python -m measure load --help``);
+- ``screenshots [--out docs/images]``: every page drawn in Chromium, saved as PNGs.
 
 Measurement imports the product (``core``); the product never imports it.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from core.errors import LabError
 
-TOOLS = ("crash", "fuzz", "load")
+TOOLS = ("crash", "fuzz", "load", "screenshots")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +80,7 @@ def cmd_wic_fit(args: argparse.Namespace) -> int:
 
 
 def run_tool(name: str, argv: Sequence[str]) -> int:
-    """Hand the rest of the command line to ``measure.<name>`` (crash, fuzz or load)."""
+    """Hand the rest of the command line to ``measure.<name>`` (one of TOOLS)."""
     import importlib
 
     return importlib.import_module(f"measure.{name}").main(list(argv))
