@@ -50,10 +50,11 @@ LIMITS = Limits()
 
 
 def data_dir() -> Path:
-    """Return the folder holding collections, created on first use."""
+    """Return the folder holding collections, created on first use (never when read-only)."""
     raw = os.environ.get("EMBEDLAB_DATA_DIR")
     path = Path(raw).expanduser() if raw else PROJECT_ROOT / "data" / "collections"
-    path.mkdir(parents=True, exist_ok=True)
+    if not read_only():
+        path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
 
@@ -65,9 +66,13 @@ def eval_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Return the folder for derived, rebuildable files (e.g. the stdlib corpus)."""
+    """Return the folder for derived, rebuildable files (e.g. the int8 encoder).
+
+    Read-only mode creates nothing: callers check :func:`read_only` before writing here.
+    """
     path = data_dir() / ".cache"
-    path.mkdir(parents=True, exist_ok=True)
+    if not read_only():
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -118,7 +123,11 @@ SERVER_BULK_NICE = 10
 
 
 def read_only() -> bool:
-    """Whether this deployment refuses writes (``EMBEDLAB_READ_ONLY=1``): no ingest or delete."""
+    """Whether this deployment writes nothing under the data dir (``EMBEDLAB_READ_ONLY=1``).
+
+    No ingest or delete; a stale index is rebuilt in memory, maps are kept in memory, and
+    caches (int8 encoder) are made outside the data dir or not at all.
+    """
     return os.environ.get("EMBEDLAB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
 
 

@@ -59,12 +59,38 @@ def wait_until_listening(url: str, proc: subprocess.Popen, seconds: float = 180)
     raise TimeoutError("streamlit did not start")
 
 
+# Bind-mount a folder read-only onto itself in a private mount namespace, then run the rest of
+# the command there: writes fail with EROFS even for root (whom chmod does not stop).
+_RO_MOUNT = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+
+
+def read_only_mount(folder: Path) -> list[str]:
+    """A command prefix that runs a command with ``folder`` mounted read-only, or ``[]``.
+
+    Needs ``unshare`` and the right to make a mount namespace (root with CAP_SYS_ADMIN, as
+    in this project's containers); elsewhere it returns ``[]`` and callers rely on comparing
+    checksums alone. Probed once per call with ``true``.
+    """
+    prefix = ["unshare", "--mount", "sh", "-c", _RO_MOUNT, str(Path(folder).resolve())]
+    try:
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return prefix if probe.returncode == 0 else []
+
+
 @contextlib.contextmanager
-def streamlit_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[tuple]:
-    """Run ``streamlit run app.py`` on a free loopback port; yield (url, process)."""
+def streamlit_server(
+    data_dir: Path, env: dict[str, str] | None = None, prefix: list[str] | None = None
+) -> Iterator[tuple]:
+    """Run ``streamlit run app.py`` on a free loopback port; yield (url, process).
+
+    ``prefix`` goes before the command, e.g. :func:`read_only_mount`'s.
+    """
     port = free_port()
     environment = dict(os.environ, EMBEDLAB_DATA_DIR=str(data_dir), **(env or {}))
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command = [*(prefix or []), sys.executable, "-m", "streamlit", "run", "app.py"]
+    command += ["--server.port", str(port)]
     command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     command += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
     log_path = Path(data_dir).parent / f"streamlit-{port}.log"

@@ -98,7 +98,8 @@ def collection_names() -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection(name: str, generation: int, method: str, seed: int) -> Projection:
-    """A collection's 2D map: computed once, then read from its disk cache.
+    """A collection's 2D map: computed once, then read from its disk cache (memory when
+    read-only).
 
     ``generation`` is the collection's store generation, so new documents give a new map.
     """

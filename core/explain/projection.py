@@ -6,7 +6,9 @@ lay the points out with a fixed seed, so the same inputs always give the same pi
 
 A finished map is cached in the collection's folder under ``projections/<key>/`` as ``.npy``
 arrays (loaded with ``allow_pickle=False``) and a JSON note; the key hashes the collection's
-identity and generation, the model, the method and its parameters.
+identity and generation, the model, the method and its parameters. In read-only mode
+(``EMBEDLAB_READ_ONLY=1``) maps are kept in this process's memory instead (the last
+:data:`KEEP_CACHED`), and nothing in the folder is written or pruned.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic
+from core import atomic, config
 from core.errors import LabError
 from core.storage.collection import Collection
 
@@ -40,6 +42,7 @@ PRE_DIMS = 50
 CACHE_VERSION = 1
 KEEP_CACHED = 24
 _MODELS: OrderedDict[str, Any] = OrderedDict()  # fitted UMAP models kept for .transform
+_KEPT: OrderedDict[tuple[str, str], Projection] = OrderedDict()  # read-only: (folder, key)
 _WARM: set[tuple[str, bool]] = set()  # (method, large) already run (compiled) in this process
 
 
@@ -256,7 +259,9 @@ def plan(collection: Collection, params: Params) -> Plan:
     params = params.checked()
     total = collection.store.counts()[1]
     points = min(total, params.limit)
-    cached = (_cache_dir(collection) / cache_key(collection, params) / "meta.json").is_file()
+    key = cache_key(collection, params)
+    on_disk = (_cache_dir(collection) / key / "meta.json").is_file()
+    cached = on_disk or (str(collection.path), key) in _KEPT
     # Too few points for UMAP or t-SNE: the projection falls back to PCA, and so does the estimate.
     method = params.method if points >= MIN_NONLINEAR else "pca"
     return Plan(points, total, estimate_seconds(method, points), cached)
@@ -271,7 +276,7 @@ def project_collection(collection: Collection, params: Params) -> Projection:
     params = params.checked()
     collection.refresh()
     key = cache_key(collection, params)
-    found = _load(collection, key, params)
+    found = _KEPT.get((str(collection.path), key)) or _load(collection, key, params)
     if found is not None:
         return found
     ids = np.asarray([r[0] for r in collection.store.db.execute("SELECT id FROM chunks")])
@@ -297,8 +302,18 @@ def project_collection(collection: Collection, params: Params) -> Projection:
         while len(_MODELS) > 4:
             _MODELS.popitem(last=False)
     result = Projection(replace(fit, model=None), params, chosen, doc_ids, len(ids), seconds, key)
-    _save(collection, result)
+    if config.read_only():
+        _keep(collection, result)
+    else:
+        _save(collection, result)
     return result
+
+
+def _keep(collection: Collection, result: Projection) -> None:
+    """Read-only mode: keep the map in memory (the newest :data:`KEEP_CACHED`), not on disk."""
+    _KEPT[(str(collection.path), result.key)] = replace(result, cached=True)
+    while len(_KEPT) > KEEP_CACHED:
+        _KEPT.popitem(last=False)
 
 
 def _doc_ids(collection: Collection, chunk_ids: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ SentenceTransformer is traced with ``torch.onnx.export`` (fp32, dynamic batch an
 axes), then ``onnxruntime.quantization.quantize_dynamic`` stores its weights as int8, one
 scale per output channel (one scale per tensor put some vectors 0.1 in cosine off fp32). It is
 cached under ``cache_dir()/encoders/<fingerprint>-onnx-int8/`` and reused: the folder is
-written under a temporary name and moved into place with ``os.replace``.
+written under a temporary name and moved into place with ``os.replace``. In read-only mode
+(``EMBEDLAB_READ_ONLY=1``) a missing export is made in a private temp folder outside the data
+dir, used by this process only and removed when it exits.
 
 At run time only ``encode`` uses ONNX Runtime; mean pooling over the attention mask and L2
 normalisation run in numpy, as sentence-transformers' Pooling and Normalize modules do.
@@ -15,6 +17,7 @@ padding and stay small enough for the CPU caches (measured faster than batches o
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import logging
@@ -86,21 +89,38 @@ def ensure_exported(st_model: Any, fingerprint: str) -> Path:
     if _is_current(folder):
         log.debug("int8 encoder cache hit: %s", folder)
         return folder
+    if config.read_only():
+        return _export_private(st_model)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        started = time.perf_counter()
-        export_int8(st_model, tmp)
+        _export_or_explain(st_model, tmp)
         _install(tmp, folder)
-        log.info("exported int8 encoder to %s in %.1f s", folder, time.perf_counter() - started)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _export_private(st_model: Any) -> Path:
+    """Read-only mode: export into a private temp folder outside the data dir, gone at exit."""
+    tmp = Path(tempfile.mkdtemp(prefix="embedlab-int8-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    _export_or_explain(st_model, tmp)
+    log.warning("read-only: the int8 encoder was exported to %s for this process only", tmp)
+    return tmp
+
+
+def _export_or_explain(st_model: Any, out: Path) -> None:
+    """:func:`export_int8` into ``out``, with any failure said as ModelNotFoundError."""
+    try:
+        started = time.perf_counter()
+        export_int8(st_model, out)
+        log.info("exported int8 encoder in %.1f s", time.perf_counter() - started)
     except Exception as exc:  # onnx export errors have no common base class
         raise ModelNotFoundError(
             f"Could not export the model to ONNX int8 ({type(exc).__name__}: {exc}). "
             "Set EMBEDLAB_ENCODER=torch to use plain sentence-transformers."
         ) from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
 
 
 def _require_packages() -> None:

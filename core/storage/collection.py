@@ -2,7 +2,9 @@
 JSON manifest naming the model, dimension, counts and format version.
 
 SQLite is the source of truth. The FAISS file is rebuilt from SQLite's vectors whenever it
-is missing, unreadable or written for an older generation of the database.
+is missing, unreadable or written for an older generation of the database. In read-only mode
+(``EMBEDLAB_READ_ONLY=1``) nothing is written: SQLite is opened read-only and a stale index is
+rebuilt in memory only.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ class Collection:
             check_writable(f"create the collection '{self.name}'")
             self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self.store = Store(self.path / DB_FILE)
+            self.store = Store(self.path / DB_FILE, read_only=config.read_only())
         except sqlite3.DatabaseError as exc:
             raise CollectionError(
                 f"Collection '{name}' is damaged (its database cannot be read: {exc}). "
@@ -170,6 +172,8 @@ class Collection:
 
     def _check_model(self, model: ModelInfo) -> ModelInfo:
         stored = self.store.get_meta("model")
+        if stored is None and config.read_only():
+            return model  # recorded by the first writable open, never by a read-only one
         if stored is None:
             self.store.set_meta(
                 {"model": json.dumps(asdict(model)), "created_at": str(time.time())}
@@ -210,13 +214,23 @@ class Collection:
         return self.rebuild_index()
 
     def rebuild_index(self) -> VectorIndex:
-        """Rebuild the FAISS index from the vectors in SQLite and save it."""
+        """Rebuild the FAISS index from the vectors in SQLite and save it.
+
+        Read-only mode keeps the rebuilt index in memory and writes nothing.
+        """
         generation = self.store.generation
         ids, vectors = self.store.all_vectors(self.model.dimension)
         self.index = (
             VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(self.model.dimension)
         )
-        self.save_index()
+        if config.read_only():
+            log.warning(
+                "index of %s is stale; rebuilt in memory only (read-only). Open it once "
+                "without EMBEDLAB_READ_ONLY to save it.",
+                self.name,
+            )
+        else:
+            self.save_index()
         self._generation = generation
         return self.index
 
@@ -238,7 +252,12 @@ class Collection:
                 self.index = self._load_index()
 
     def save_index(self) -> None:
-        """Write the FAISS file and its state atomically, then the manifest."""
+        """Write the FAISS file and its state atomically, then the manifest.
+
+        Raises:
+            ReadOnlyError: in read-only mode.
+        """
+        check_writable(f"save the index of '{self.name}'")
         with self._lock:
             generation = self.store.generation
             self.index.save(self.path / INDEX_FILE)
@@ -253,7 +272,12 @@ class Collection:
             self.save_manifest()
 
     def save_manifest(self) -> None:
-        """Write manifest.json: what a person or tool needs to know without opening SQLite."""
+        """Write manifest.json: what a person or tool needs to know without opening SQLite.
+
+        Raises:
+            ReadOnlyError: in read-only mode.
+        """
+        check_writable(f"save the manifest of '{self.name}'")
         documents, chunks = self.store.counts()
         stored = json.loads(self.store.get_meta("model") or "{}")
         manifest = {
@@ -322,12 +346,15 @@ def _info(name: str, path: Path, store: Store) -> CollectionInfo:
 
 def list_collections() -> list[CollectionInfo]:
     """Every collection in the data dir, by name. Damaged ones are logged and skipped."""
-    out = []
-    for path in sorted(config.data_dir().iterdir()):
+    out: list[CollectionInfo] = []
+    root = config.data_dir()
+    if not root.is_dir():  # read-only mode never creates it
+        return out
+    for path in sorted(root.iterdir()):
         if not (path / DB_FILE).is_file() or not NAME_RE.match(path.name):
             continue
         try:
-            store = Store(path / DB_FILE)
+            store = Store(path / DB_FILE, read_only=config.read_only())
             out.append(_info(path.name, path, store))
             store.close()
         except Exception as exc:  # a damaged collection must not hide the others

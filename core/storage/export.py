@@ -23,9 +23,9 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from core import atomic
+from core import atomic, config
 from core.errors import CollectionError
-from core.storage.collection import Collection
+from core.storage.collection import Collection, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +144,11 @@ def export_projector(collection: Collection, out_dir: Path) -> ProjectorExport:
 
     Raises:
         CollectionError: if the collection is empty or ``out_dir`` is a file.
+        ReadOnlyError: for an ``out_dir`` inside the data dir in read-only mode.
     """
     out_dir = Path(out_dir)
+    if config.read_only() and out_dir.resolve().is_relative_to(config.data_dir()):
+        check_writable(f"write an export inside the data folder ({out_dir}); choose another")
     if out_dir.exists() and not out_dir.is_dir():
         raise CollectionError(f"{out_dir} is a file; give a folder to write the TSV files in.")
     db = collection.store.db

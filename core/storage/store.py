@@ -77,23 +77,52 @@ class ChunkRow:
 class Store:
     """A collection's SQLite database. Safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
-        """Open (creating if needed) the database at ``path``."""
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """Open (creating if needed) the database at ``path``.
+
+        ``read_only`` opens it without ever writing: no schema, no journal mode, no
+        ``-wal``/``-shm`` files (see :meth:`_open_read_only`); a write raises
+        ``sqlite3.OperationalError``.
+        """
         self.path = Path(path)
+        self.read_only = read_only
         self._local = threading.local()
         self.write_lock = threading.RLock()
         with self.write_lock:
-            self._connect().executescript(SCHEMA)
+            if read_only:
+                self._connect().execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            else:
+                self._connect().executescript(SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            if self.read_only:
+                db = self._open_read_only()
+            else:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
         return db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection that writes nothing, not even SQLite's ``-wal`` and ``-shm`` files.
+
+        A WAL-mode database opened with ``mode=ro`` still creates (and leaves) both files,
+        and fails on an unwritable folder without them. When the write-ahead log is absent
+        or empty, every commit is in the database file, so ``immutable=1`` reads it with no
+        side files and no locks (nothing writes a read-only deployment's data while it
+        runs). A log still holding commits (a writer killed before its checkpoint) is read
+        with ``mode=ro``, which needs those side files.
+        """
+        wal = self.path.with_name(self.path.name + "-wal")
+        pending = wal.is_file() and wal.stat().st_size > 0
+        if not self.path.is_file():
+            raise sqlite3.OperationalError(f"no database file at {self.path}")
+        uri = self.path.resolve().as_uri() + ("?mode=ro" if pending else "?mode=ro&immutable=1")
+        return sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None)
 
     @property
     def db(self) -> sqlite3.Connection:
