@@ -143,6 +143,7 @@ def _report_json(name: str, report: Any) -> dict[str, Any]:
         "chunks": report.chunks,
         "already_present": report.already_present,
         "duplicates": report.duplicates,
+        "renamed": [{"id": old, "stored_as": new} for old, new in report.renamed],
         "problems": [{"source": p.source, "reason": p.reason} for p in report.problems],
         "seconds": round(report.seconds, 3),
     }

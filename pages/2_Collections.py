@@ -4,7 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from core import config
-from core.documents.readers import FieldSpec, Problem, from_text, read_bytes
+from core.documents.readers import (
+    FieldSpec,
+    Problem,
+    check_document_count,
+    from_text,
+    read_bytes,
+)
 from core.errors import LabError
 from core.ingest import builtin
 from core.ingest.pipeline import ingest_documents
@@ -69,6 +75,7 @@ def run_ingest(tab: str, name: str, documents: list, problems: list[Problem]) ->
         return
     model = resources.embedder()
     try:
+        check_document_count(len(documents))  # all files together, before anything is made
         target = (
             resources.collection(name)
             if exists(name)

@@ -105,7 +105,12 @@ def from_text(text: str, name: str = "pasted", metadata: dict[str, Any] | None =
 
 
 def load_paths(paths: Iterable[str | Path], fields: FieldSpec | None = None) -> LoadResult:
-    """Read every supported file under ``paths`` (files or folders, recursively)."""
+    """Read every supported file under ``paths`` (files or folders, recursively).
+
+    Raises:
+        InputError: as soon as the files read hold more documents than one ingest may add
+            (:func:`check_document_count`); reading stops there and nothing is returned.
+    """
     fields = fields or FieldSpec()
     result = LoadResult()
     for path, name in expand_paths(paths, result.problems):
@@ -114,7 +119,29 @@ def load_paths(paths: Iterable[str | Path], fields: FieldSpec | None = None) -> 
             result.documents.extend(read_bytes(data, name, str(path), fields))
         except InputError as exc:
             result.problems.append(Problem(str(path), str(exc)))
+        check_document_count(len(result.documents), stopped_at=str(path))
     return result
+
+
+def check_document_count(count: int, stopped_at: str | None = None) -> None:
+    """Refuse an ingest of more documents than the limit, counted across all its inputs.
+
+    Args:
+        count: documents in the whole ingest (every file, folder or upload together).
+        stopped_at: the input at which reading stopped, when ``count`` is a running total.
+
+    Raises:
+        InputError: over ``LIMITS.max_documents_per_ingest``; nothing has been stored.
+    """
+    limit = LIMITS.max_documents_per_ingest
+    if count <= limit:
+        return
+    where = f" (reading stopped at {stopped_at})" if stopped_at else ""
+    raise InputError(
+        f"This ingest holds {'over ' if stopped_at else ''}{count:,} documents across its "
+        f"files{where}; the limit is {limit:,} per ingest. Nothing was added: add them in "
+        f"parts of at most {limit:,} documents, e.g. a few files or one folder at a time."
+    )
 
 
 def expand_paths(
@@ -301,8 +328,8 @@ def _records_to_documents(
             log.info("%s record %d has no text; skipped", name, number)
             continue
         check_length(text, f"{name} record {number}")
-        raw_id = row.get(fields.id_field)
-        doc_id = str(raw_id).strip() if raw_id not in (None, "") else generated_id(stem, text)
+        raw_id = row.get(fields.id_field)  # none, empty or only spaces: an id from the text
+        doc_id = ("" if raw_id is None else str(raw_id).strip()) or generated_id(stem, text)
         meta = {k: v for k, v in row.items() if k not in fields.text_fields and k is not None}
         meta.pop(fields.id_field, None)
         title = ""

@@ -2,6 +2,13 @@
 
 Each batch is one SQLite transaction, so a killed ingest loses at most the batch in flight;
 running it again skips the documents already stored and carries on (no duplicates).
+
+Ids: a document whose id is already taken, in the collection or earlier in the same ingest,
+by a document with different text (two uploads both named ``notes.txt``) is kept under the
+first free id ``notes.txt (2)``, ``notes.txt (3)``, ... and the report lists it; the same text
+under the same id is already in the collection, and the same text under another id an exact
+duplicate (both skipped). An ingest of more than ``LIMITS.max_documents_per_ingest``
+documents is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -9,11 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core import config
 from core.documents.chunking import chunk_texts
-from core.documents.readers import Document, Problem
+from core.documents.readers import Document, Problem, check_document_count
 from core.model.embedder import Embedder
 from core.storage.collection import Collection, check_writable
 
@@ -33,6 +40,7 @@ class IngestReport:
     duplicates: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (id asked for, id given)
 
     def summary(self) -> str:
         """One line a person can read."""
@@ -41,6 +49,13 @@ class IngestReport:
             parts.append(f"{self.already_present} already in the collection")
         if self.duplicates:
             parts.append(f"{len(self.duplicates)} exact duplicates skipped")
+        if self.renamed:
+            shown = ", ".join(f"{old!r} as {new!r}" for old, new in self.renamed[:5])
+            more = f" and {len(self.renamed) - 5} more" if len(self.renamed) > 5 else ""
+            parts.append(
+                f"{len(self.renamed)} kept under a new id, their id being taken by a different "
+                f"document: {shown}{more}"
+            )
         if self.problems:
             parts.append(f"{len(self.problems)} inputs refused")
         return "; ".join(parts)
@@ -56,8 +71,13 @@ def ingest_documents(
     """Chunk, embed and store ``documents``; skip those already stored or duplicated.
 
     ``EMBEDLAB_INGEST_BATCH`` overrides ``batch_size`` (documents per committed batch).
+
+    Raises:
+        ReadOnlyError: in read-only mode.
+        InputError: for more documents than one ingest may add (nothing is written).
     """
     check_writable(f"ingest into '{collection.name}'")
+    check_document_count(len(documents))
     batch_size = config.ingest_batch(batch_size)
     started = time.perf_counter()
     report = IngestReport()
@@ -81,25 +101,40 @@ def ingest_documents(
 def select_new(
     collection: Collection, documents: Sequence[Document], report: IngestReport
 ) -> list[Document]:
-    """Drop documents already stored (same id) and exact duplicates (same text)."""
-    ids = [d.doc_id for d in documents]
+    """The documents to store: those already stored (same id, same text), exact duplicates
+    (same text) and those without an id are left out; a different text under a taken id
+    gets a new id. Each is counted in ``report``."""
     hashes = [d.content_hash for d in documents]
-    stored_ids, stored_hashes = collection.store.existing(ids, hashes)
-    seen_ids, seen_hashes, keep = set(stored_ids), set(stored_hashes), []
+    stored = collection.store.hashes_of([d.doc_id for d in documents])  # id -> hash
+    _, stored_hashes = collection.store.existing([], hashes)
+    taken, seen_hashes, keep = set(stored), set(stored_hashes), []
     for doc, digest in zip(documents, hashes, strict=True):
-        if doc.doc_id in stored_ids:
+        if not doc.doc_id.strip():
+            report.problems.append(Problem(doc.source, "a document has an empty id"))
+            continue
+        if stored.get(doc.doc_id) == digest:
             report.already_present += 1
-        elif doc.doc_id in seen_ids:
-            report.problems.append(
-                Problem(doc.source, f"id '{doc.doc_id}' appears twice with different text")
-            )
         elif digest in seen_hashes:
             report.duplicates.append(doc.doc_id)
         else:
+            if doc.doc_id in taken:
+                new_id = free_id(collection, doc.doc_id, taken)
+                report.renamed.append((doc.doc_id, new_id))
+                doc = replace(doc, doc_id=new_id)
             keep.append(doc)
-        seen_ids.add(doc.doc_id)
+            taken.add(doc.doc_id)
         seen_hashes.add(digest)
     return keep
+
+
+def free_id(collection: Collection, doc_id: str, taken: set[str]) -> str:
+    """The first of ``doc_id (2)``, ``doc_id (3)``, ... neither in ``taken`` nor stored."""
+    number = 2
+    while True:
+        candidate = f"{doc_id} ({number})"
+        if candidate not in taken and not collection.store.hashes_of([candidate]):
+            return candidate
+        number += 1
 
 
 def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Document]) -> int:

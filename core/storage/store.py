@@ -195,6 +195,16 @@ class Store:
                 found_hashes.update(r[0] for r in self.db.execute(sql, part))
         return ids, found_hashes
 
+    def hashes_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """The content hash of each of ``doc_ids`` that is stored, by id."""
+        found: dict[str, str] = {}
+        for start in range(0, len(doc_ids), 500):
+            part = list(doc_ids[start : start + 500])
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT doc_id, content_hash FROM documents WHERE doc_id IN ({marks})"
+            found.update(self.db.execute(sql, part).fetchall())
+        return found
+
     def add(
         self, docs: Sequence[Document], chunks: Sequence[Sequence[Chunk]], vectors: np.ndarray
     ) -> np.ndarray:

@@ -367,13 +367,13 @@ def test_exact_duplicates_are_detected(filled: Collection, tiny_embedder) -> Non
     assert filled.store.counts()[0] == before[0] + 1
 
 
-def test_same_id_with_different_text_in_one_batch_is_a_problem(tiny_embedder) -> None:
+def test_same_id_with_different_text_in_one_batch_keeps_both(tiny_embedder) -> None:
     collection = open_collection(tiny_embedder, create=True)
     docs = [Document("same", "first text", "a"), Document("same", "second text", "b")]
     report = ingest_documents(collection, tiny_embedder, docs)
-    assert report.added == 1
-    assert len(report.problems) == 1
-    assert "appears twice" in report.problems[0].reason
+    assert (report.added, report.problems, report.renamed) == (2, [], [("same", "same (2)")])
+    stored = {d["doc_id"]: d["source"] for d in collection.store.documents()}
+    assert stored == {"same": "a", "same (2)": "b"}
 
 
 def test_reingest_adds_nothing(filled: Collection, tiny_embedder) -> None:
