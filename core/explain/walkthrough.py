@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.documents.sentences import sentence_spans
 from core.errors import InputError
 from core.explain import attention
 from core.explain.context import WordSpan, check_sentences, locate, notes_for
@@ -278,8 +279,6 @@ class Senses:
 def occurrences(store: Store, word: str, limit: int = MAX_OCCURRENCES) -> list[tuple]:
     """Sentences of a collection that use ``word`` (FTS5 whole-token match), as
     (sentence, start, end of the word), at most one per sentence and ``limit`` in all."""
-    from core.search.highlight import sentence_spans
-
     word = word.strip()
     if not word or len(word) > 60:
         raise InputError("Type one word to look for (for example: bank).")

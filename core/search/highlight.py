@@ -1,5 +1,8 @@
 """Hits -> explanations: which sentence of a hit matches the query best, which query words
-it shares, and escaped HTML that marks both. User text is always escaped here."""
+it shares, and escaped HTML that marks both. User text is always escaped here.
+
+Sentences are those of :func:`core.documents.sentences.sentence_spans` (imported here too, for
+callers that already use it from this module)."""
 
 from __future__ import annotations
 
@@ -11,15 +14,18 @@ from itertools import pairwise
 
 import numpy as np
 
+from core.documents.sentences import sentence_spans
 from core.model.embedder import Embedder
 
-SENTENCE_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
     "a an and are as at be by can do does for from has have how i in is it its of on or "
     "that the their there this to was what when where which who why will with you your".split()
 )
-MAX_SENTENCES = 400
+# Sentences of one hit that compete for its highlight: a hit is one chunk (at most the model's
+# window of word pieces), so only lists of very short lines reach this; the later ones are not
+# scored. The cap counts per hit: every hit gets its highlight however many hits there are.
+MAX_SENTENCES_PER_HIT = 32
 
 
 @dataclass(frozen=True)
@@ -29,19 +35,6 @@ class Explanation:
     sentence: tuple[int, int]
     sentence_score: float
     terms: tuple[tuple[int, int], ...]
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, trimmed of surrounding whitespace."""
-    spans = []
-    for match in SENTENCE_RE.finditer(text):
-        start, end = match.span()
-        piece = text[start:end]
-        lead = len(piece) - len(piece.lstrip())
-        trail = len(piece) - len(piece.rstrip())
-        if end - trail > start + lead:
-            spans.append((start + lead, end - trail))
-    return spans or [(0, len(text))]
 
 
 def query_terms(query: str) -> set[str]:
@@ -60,7 +53,7 @@ def explain(
 ) -> list[Explanation]:
     """Explain each of ``texts`` against the query, embedding all sentences in one batch."""
     spans = [sentence_spans(t) for t in texts]
-    flat = [(i, s) for i, doc_spans in enumerate(spans) for s in doc_spans][:MAX_SENTENCES]
+    flat = [(i, s) for i, doc_spans in enumerate(spans) for s in doc_spans[:MAX_SENTENCES_PER_HIT]]
     vectors = embedder.encode_recent([texts[i][a:b] for i, (a, b) in flat]) if flat else None
     best: dict[int, tuple[float, tuple[int, int]]] = {}
     for row, (i, span) in enumerate(flat):

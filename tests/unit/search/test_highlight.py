@@ -5,18 +5,17 @@ from __future__ import annotations
 import html
 import random
 import re
-from itertools import pairwise
 
 import numpy as np
 import pytest
 
+from core.documents.sentences import sentence_spans
 from core.search.highlight import (
-    MAX_SENTENCES,
+    MAX_SENTENCES_PER_HIT,
     Explanation,
     explain,
     highlight_html,
     query_terms,
-    sentence_spans,
     term_spans,
 )
 
@@ -109,47 +108,7 @@ def test_random_texts_and_spans_round_trip() -> None:
             assert "".join(marked(markup, "mark")) == text[lo:hi]
 
 
-# --- sentences and terms ------------------------------------------------------------------
-
-
-def test_sentence_spans() -> None:
-    text = "First one.  Second one!  Third?\nFourth line\n\n  Wait... what?   trailing words"
-    pieces = [text[a:b] for a, b in sentence_spans(text)]
-    assert pieces == [
-        "First one.",
-        "Second one!",
-        "Third?",
-        "Fourth line",
-        "Wait...",
-        "what?",
-        "trailing words",
-    ]
-
-
-@pytest.mark.parametrize("text", ["", "   ", "no punctuation at all", "...", "\n\n"])
-def test_sentence_spans_always_give_something_inside_the_text(text: str) -> None:
-    spans = sentence_spans(text)
-    assert spans
-    for start, end in spans:
-        assert 0 <= start <= end <= len(text)
-
-
-def test_sentence_spans_are_ordered_trimmed_and_disjoint() -> None:
-    rnd = random.Random(2)
-    for _ in range(200):
-        text = "".join(rnd.choice("ab  .!?\n\t") for _ in range(rnd.randint(1, 60)))
-        spans = sentence_spans(text)
-        if not text.strip():
-            assert spans == [(0, len(text))]  # no sentence at all: the whole text stands in
-            continue
-        if not set(text) & set("ab"):
-            continue  # punctuation only: '..' may count as a sentence or not
-        for (_, b), (c, _) in pairwise(spans):
-            assert b <= c
-        for a, b in spans:
-            piece = text[a:b]
-            assert piece == piece.strip()
-            assert "\n" not in piece
+# --- terms ------------------------------------------------------------------------------
 
 
 def test_query_terms_drop_stopwords_and_case() -> None:
@@ -197,16 +156,39 @@ def test_explain_picks_the_best_sentence_by_cosine(tiny_embedder) -> None:
     assert [texts[0][a:b] for a, b in first.terms] == ["bank", "money", "bank"]
 
 
-def test_explain_with_many_sentences_still_explains_every_text(tiny_embedder) -> None:
-    texts = [" ".join(f"Sentence {i}." for i in range(150)) for _ in range(4)]  # 600 sentences
+def best_by_brute_force(embedder, query_vector: np.ndarray, text: str) -> tuple[int, int]:
+    """The span among the first MAX_SENTENCES_PER_HIT of ``text`` closest to the query."""
+    spans = sentence_spans(text)[:MAX_SENTENCES_PER_HIT]
+    scores = embedder.encode([text[a:b] for a, b in spans]) @ query_vector
+    return spans[int(np.argmax(scores))]
+
+
+def test_every_one_of_many_hits_gets_its_highlight(tiny_embedder) -> None:
+    # 50 hits of 12 sentences: 600 sentences, more than any cap across hits used to allow
+    texts = [
+        " ".join(f"Hit {h} says thing {s} about topic {(h * 7 + s) % 13}." for s in range(12))
+        for h in range(50)
+    ]
+    assert all(len(sentence_spans(t)) == 12 for t in texts)
+    query_vector = tiny_embedder.encode_query("topic 5")
+    explanations = explain(tiny_embedder, "topic 5", query_vector, texts)
+    assert len(explanations) == 50
+    for text, explanation in zip(texts, explanations, strict=True):
+        assert explanation.sentence == best_by_brute_force(tiny_embedder, query_vector, text)
+        start, end = explanation.sentence
+        vector = tiny_embedder.encode([text[start:end]])[0]
+        assert explanation.sentence_score == pytest.approx(float(vector @ query_vector), abs=1e-5)
+
+
+def test_a_hit_with_many_sentences_is_explained_from_its_first_ones(tiny_embedder) -> None:
+    long_text = " ".join(f"Sentence {i}." for i in range(MAX_SENTENCES_PER_HIT + 20))
+    texts = [long_text, "A short hit. With two sentences."] * 3
     query_vector = tiny_embedder.encode_query("sentence")
     explanations = explain(tiny_embedder, "sentence", query_vector, texts)
-    assert len(explanations) == 4
-    assert MAX_SENTENCES < 600
+    assert len(explanations) == 6
     for text, explanation in zip(texts, explanations, strict=True):
-        start, end = explanation.sentence
-        assert 0 <= start <= end <= len(text)
-        assert len(explanation.terms) == 150
+        assert explanation.sentence == best_by_brute_force(tiny_embedder, query_vector, text)
+    assert len(explanations[0].terms) == MAX_SENTENCES_PER_HIT + 20  # words: the whole text
 
 
 def test_explain_nothing(tiny_embedder) -> None:
