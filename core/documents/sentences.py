@@ -36,6 +36,7 @@ ONLY_MARKER = re.compile(rf"{MARKER}$")
 MARKER_CHARS = 6  # the longest MARKER: "(abcd)"
 BLANK_LINE = re.compile(r"[ \t]*(?:\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029])")
 NEXT_CHAR = re.compile(r"\s*(\S)")
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -46,15 +47,24 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """
     if not text.strip():
         return [(0, len(text))]
-    read = text.replace("<", "=").replace(">", "=")  # see the module doc
-    found = sentencex.get_sentence_boundaries(LANGUAGE, read)
-    cuts = [(piece["start_index"], piece["end_index"]) for piece in found]
+    cuts = [(piece["start_index"], piece["end_index"]) for piece in _boundaries(text)]
     if any(char in text for char in LINE_BREAK_CHARS):
         cuts = [piece for start, end in cuts for piece in _split_lines(text, start, end)]
     spans: list[tuple[int, int]] = []
     for start, end in cuts:
         _append_trimmed(spans, text, start, end)
     return _join_markers(text, spans) or [(0, len(text))]
+
+
+def _boundaries(text: str) -> list[dict]:
+    """sentencex's sentences of ``text`` with ``<`` and ``>`` read as ``=`` (see the module
+    doc) and a lone surrogate, which UTF-8 cannot carry, as U+FFFD: one character for one, so
+    the offsets are those of ``text``."""
+    read = text.replace("<", "=").replace(">", "=")
+    try:
+        return sentencex.get_sentence_boundaries(LANGUAGE, read)
+    except UnicodeEncodeError:
+        return sentencex.get_sentence_boundaries(LANGUAGE, SURROGATE.sub("\ufffd", read))
 
 
 def _split_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -158,6 +158,11 @@ def test_a_text_without_sentences_stands_in_whole(text: str) -> None:
     assert sentence_spans(text) == [(0, len(text))]
 
 
+def test_lone_surrogates_and_nul_keep_their_offsets() -> None:
+    text = "Bad \ud800 byte here. Nul \x00 too. End."
+    assert sentences(text) == ["Bad \ud800 byte here.", "Nul \x00 too.", "End."]
+
+
 @pytest.mark.parametrize("text", ["no punctuation at all", "...", "x", "  padded words  "])
 def test_a_text_without_boundaries_is_one_sentence(text: str) -> None:
     assert sentences(text) == [text.strip()]
@@ -187,6 +192,6 @@ def test_random_texts_keep_every_character() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=200))
+@given(st.text(st.characters(exclude_categories=()), max_size=200))
 def test_any_text_keeps_every_character(text: str) -> None:
     check_spans(text)
