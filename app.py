@@ -4,7 +4,7 @@ import streamlit as st
 
 from core import config
 from core.errors import LabError
-from ui import components, resources
+from ui import components, markup, resources
 
 WHERE = {
     "Search": "ask a question in plain words; see why each result matched",
@@ -48,8 +48,8 @@ with c2:
         st.info("No collections yet.")
     for info in infos:
         st.markdown(
-            f"- **{info.name}**: {info.documents:,} documents, {info.chunks:,} chunks "
-            f"({info.model})"
+            f"- **{markup.plain(info.name)}**: {info.documents:,} documents, "
+            f"{info.chunks:,} chunks ({markup.plain(info.model)})"
         )
     if not any(i.name == config.STDLIB_COLLECTION for i in infos):
         st.caption(

@@ -679,8 +679,9 @@ def ingest_parsed(files: list[FuzzFile], results: list[dict], embedder: Any) -> 
 def search_everything(collection: Any, embedder: Any, tally: IngestTally) -> None:
     """Run hostile queries in every mode, with the Search page's explanations and HTML."""
     from core.errors import InputError
-    from core.search.highlight import explain, highlight_html
+    from core.search.highlight import explain
     from core.search.query import MODES, search
+    from ui.markup import highlight_html
 
     for query in QUERIES:
         for mode in MODES:

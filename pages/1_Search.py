@@ -3,9 +3,9 @@
 import streamlit as st
 
 from core.errors import LabError
-from core.search.highlight import explain, highlight_html
+from core.search.highlight import explain
 from core.search.query import DEFAULT_MODE, MODES, search
-from ui import components, resources
+from ui import components, markup, resources
 
 components.page_setup("Search")
 st.title("Search by meaning")
@@ -88,11 +88,11 @@ else:
         label="See this question on the map, among its true neighbours",
         query_params={"q": query, "collection": name},
     )
-st.html(components.CARD_CSS)
+st.html(markup.CARD_CSS)
 best = result.hits[0].score if result.hits else 1.0
 for hit, reason in zip(result.hits, reasons, strict=True):
-    body = highlight_html(hit.text, reason)
-    card = components.hit_card(hit, body, best, reason.sentence_score)
+    body = markup.highlight_html(hit.text, reason)
+    card = markup.hit_card(hit, body, best, reason.sentence_score)
     st.html(card)
     if not why:
         continue
@@ -111,4 +111,4 @@ for hit, reason in zip(result.hits, reasons, strict=True):
             except LabError as exc:
                 components.show_error(exc)
                 continue
-            st.html(components.why_html(part))
+            st.html(markup.why_html(part))

@@ -4,18 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from core import config
-from core.documents.readers import (
-    FieldSpec,
-    Problem,
-    check_document_count,
-    from_text,
-    read_bytes,
-)
+from core.documents.readers import FieldSpec, from_text
 from core.errors import LabError
 from core.ingest import builtin
-from core.ingest.pipeline import ingest_documents
-from core.storage.collection import Collection, delete_collection, exists, validate_name
-from ui import components, resources
+from core.storage.collection import delete_collection, exists, validate_name
+from ui import components, markup, resources
+from ui.views import collection_admin as sections
 
 LIMITS = config.LIMITS
 components.page_setup("Collections")
@@ -34,66 +28,7 @@ except LabError as exc:
     components.show_error(exc)
     infos = []
 if infos:
-    table = pd.DataFrame(
-        {
-            "name": [i.name for i in infos],
-            "documents": [i.documents for i in infos],
-            "chunks": [i.chunks for i in infos],
-            "model": [i.model for i in infos],
-            "index": [i.index for i in infos],
-            "recall@10": [i.recall_at_10 for i in infos],
-            "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
-        }
-    )
-    st.dataframe(table, hide_index=True, width="stretch", key="collections_table")
-
-
-def changed(tab: str, messages: list[tuple[str, str]]) -> None:
-    """A collection changed: keep the messages for ``tab`` and draw the page again.
-
-    The table above and the collection pickers were drawn before the change; drawn again,
-    they show it at once (an upload's new collection is in the table, a deleted one is gone
-    from the picker). The messages are shown in their tab after the new run.
-    """
-    st.session_state[f"flash_{tab}"] = messages
-    st.rerun()
-
-
-def show_messages(tab: str) -> None:
-    """The messages of the change made in ``tab`` in the previous run, once."""
-    for kind, text in st.session_state.pop(f"flash_{tab}", []):
-        {"success": st.success, "warning": st.warning}[kind](text)
-
-
-def run_ingest(tab: str, name: str, documents: list, problems: list[Problem]) -> None:
-    """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome."""
-    skipped = [("warning", f"Skipped {p.source}: {p.reason}") for p in problems]
-    for _, text in skipped:
-        st.warning(text)
-    if not documents:
-        st.error("Nothing to add: no readable documents.")
-        return
-    model = resources.embedder()
-    try:
-        check_document_count(len(documents))  # all files together, before anything is made
-        target = (
-            resources.collection(name)
-            if exists(name)
-            else Collection(name, model.info, create=True)
-        )
-        bar = st.progress(0.0, text=f"Embedding {len(documents)} documents…")
-        report = ingest_documents(
-            target, model, documents, lambda d, t: bar.progress(d / max(t, 1))
-        )
-    except LabError as exc:
-        components.show_error(exc)
-        return
-    bar.empty()
-    resources.forget_collection(name)
-    outcome = [("success", f"{name}: {report.summary()}")]
-    outcome += [("warning", f"{p.source}: {p.reason}") for p in report.problems]
-    changed(tab, skipped + outcome)
-
+    sections.table(infos)
 
 if config.read_only():  # EMBEDLAB_READ_ONLY=1: a public deployment shows, never changes
     st.info("This deployment is read-only: uploading, pasting, deleting and building are off.")
@@ -125,20 +60,10 @@ with add_tab:
         except LabError as exc:
             components.show_error(exc)
         else:
-            docs, problems = [], []
-            for upload in files:
-                try:
-                    if upload.size > LIMITS.max_file_bytes:
-                        raise LabError(
-                            f"File is {upload.size / 2**20:.1f} MB; the limit is "
-                            f"{LIMITS.max_file_bytes / 2**20:.0f} MB."
-                        )
-                    docs += read_bytes(upload.getvalue(), upload.name, upload.name, fields)
-                except LabError as exc:
-                    problems.append(Problem(upload.name, str(exc)))
+            docs, problems = sections.read_uploads(files, fields)
             st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
-            run_ingest("upload", target, docs, problems)
-    show_messages("upload")
+            sections.run_ingest("upload", target, docs, problems)
+    sections.show_messages("upload")
 
 with paste_tab:
     target = st.text_input("Collection (new or existing)", "my-notes", key="paste_target")
@@ -147,13 +72,13 @@ with paste_tab:
     if st.button("Add text", key="paste_go"):
         try:
             validate_name(target)
-            run_ingest("paste", target, [from_text(text, title)], [])
+            sections.run_ingest("paste", target, [from_text(text, title)], [])
         except LabError as exc:
             components.show_error(exc)
-    show_messages("paste")
+    sections.show_messages("paste")
 
 with manage_tab:
-    show_messages("manage")  # above the documents table, which can be long
+    sections.show_messages("manage")  # above the documents table, which can be long
     name = components.pick_collection("manage_collection")
     if name:
         try:
@@ -175,11 +100,12 @@ with manage_tab:
             if st.button("Delete selected documents", key="manage_delete_docs_go") and chosen:
                 removed = current.delete_documents(chosen)
                 st.session_state.pop("manage_delete_docs", None)  # those ids are gone
-                changed(
+                sections.changed(
                     "manage", [("success", f"Deleted {len(chosen)} documents ({removed} chunks).")]
                 )
         st.divider()
-        confirm = st.checkbox(f"Yes, delete the whole collection '{name}'", key="manage_confirm")
+        ask = f"Yes, delete the whole collection '{markup.plain(name)}'"
+        confirm = st.checkbox(ask, key="manage_confirm")
         if st.button("Delete collection", key="manage_delete_go", disabled=not confirm):
             try:
                 delete_collection(name)
@@ -188,7 +114,7 @@ with manage_tab:
             else:
                 resources.forget_collection(name)
                 st.session_state.pop("manage_collection", None)
-                changed("manage", [("success", f"Deleted collection {name}.")])
+                sections.changed("manage", [("success", f"Deleted collection {name}.")])
 
 with builtin_tab:
     st.markdown(
@@ -210,5 +136,7 @@ with builtin_tab:
         else:
             bar.empty()
             resources.forget_collection(config.STDLIB_COLLECTION)
-            changed("builtin", [("success", report.summary() if report else "Already up to date.")])
-    show_messages("builtin")
+            sections.changed(
+                "builtin", [("success", report.summary() if report else "Already up to date.")]
+            )
+    sections.show_messages("builtin")

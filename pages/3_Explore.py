@@ -1,6 +1,5 @@
 """Explore: a collection's vectors on a 2D map, with a query placed among its true neighbours."""
 
-import pandas as pd
 import streamlit as st
 
 from core.errors import LabError
@@ -8,10 +7,10 @@ from core.explain.explore import neighbours_of, query_view
 from core.explain.projection import LABELS, METHODS, Params, plan
 from core.storage import export
 from ui import charts, components, resources
+from ui.views import explore as sections
 
 AUTO_SECONDS = 8  # longer layouts wait for a click, after showing their estimate
 COLOURS = ["(none)", "clusters"]
-SCORE = {"score": "{:.3f}"}
 
 components.page_setup("Explore")
 st.title("Explore the space")
@@ -23,20 +22,9 @@ st.caption(
 resources.ensure_demo()
 
 
-def from_url(key: str, param: str, default, allowed=None, cast=str) -> None:
-    """Start a widget at the URL's value (a copied link opens the same view)."""
-    if key in st.session_state:
-        return
-    try:
-        value = cast(st.query_params.get(param, default))
-    except ValueError:
-        value = default
-    st.session_state[key] = value if allowed is None or value in allowed else default
-
-
-from_url("explore_method", "method", "pca", METHODS)
-from_url("explore_seed", "seed", 0, range(2**31), int)
-from_url("explore_query", "q", "")
+components.from_url("explore_method", "method", "pca", METHODS)
+components.from_url("explore_seed", "seed", 0, range(2**31), int)
+components.from_url("explore_query", "q", "")
 cols = st.columns([2, 2, 1, 2, 1])
 with cols[0]:
     name = components.pick_collection("explore_collection")
@@ -59,7 +47,9 @@ except LabError as exc:
     components.show_error(exc)
     st.stop()
 if todo.total == 0:
-    st.info(f"Collection '{name}' has no documents yet: add some on the Collections page.")
+    components.say(
+        "info", f"Collection '{name}' has no documents yet: add some on the Collections page."
+    )
     st.stop()
 
 estimate = f"about {todo.seconds:.0f} s" if todo.seconds >= 1 else "under a second"
@@ -82,7 +72,7 @@ except LabError as exc:
     components.show_error(exc)
     st.stop()
 
-from_url("explore_colour", "colour", "(none)", [*COLOURS, *charts.colour_fields(table)])
+components.from_url("explore_colour", "colour", "(none)", [*COLOURS, *charts.colour_fields(table)])
 with cols[3]:
     options = [*COLOURS, *charts.colour_fields(table)]
     colour = st.selectbox("Colour by", options, key="explore_colour")
@@ -109,7 +99,7 @@ state = {"collection": name, "method": method, "seed": str(seed), "colour": colo
 st.query_params.from_dict({**state, **({"q": query} if query.strip() else {})})
 
 for note in projection.fit.notes:
-    st.info(note)
+    components.say("info", note)
 if projection.fit.explained is not None and len(table) > 2:
     st.caption(
         f"The two PCA axes keep {projection.fit.explained:.0%} of the variance; the rest lives "
@@ -123,18 +113,7 @@ if cells is not None:
         f"Drawing a seeded sample of {len(points):,} of {len(table):,} points over a density "
         "of all of them; select a box to list every point inside it."
     )
-marker, lines = None, None
-if view is not None:
-    marker = {"x": float(view.xy[0]), "y": float(view.xy[1]), "label": query[:40]}
-    lines = pd.DataFrame(
-        {
-            "x": view.neighbour_xy[:, 0],
-            "y": view.neighbour_xy[:, 1],
-            "rank": [h.rank for h in view.hits],
-            "title": [h.title or h.doc_id for h in view.hits],
-            "snippet": [export.snippet(h.text) for h in view.hits],
-        }
-    )
+marker, lines = sections.query_marks(view, query)
 chart = charts.map_chart(points, colour_field, marker, lines, cells)
 left, right = st.columns([5, 2])
 with left:
@@ -143,50 +122,13 @@ with left:
     )
     st.caption(charts.HELP)
 selected = charts.selected_points(table, event.selection if event else {})
+nearest = None
+if len(selected) == 1:
+    nearest = neighbours_of(collection, int(selected.iloc[0].chunk_id), k)
 with right:
-    st.markdown(f"**Selected: {len(selected):,}**")
-    if selected.empty:
-        st.caption("Click a point, or shift+drag a box, to list documents here.")
-    else:
-        st.dataframe(
-            selected[["title", "doc_id", "snippet"]],
-            hide_index=True,
-            height=min(360, 38 + 35 * len(selected)),
-            key="explore_selected",
-        )
-    if len(selected) == 1:
-        row = selected.iloc[0]
-        st.markdown("**Its nearest documents in the full space**")
-        hits = neighbours_of(collection, int(row.chunk_id), k)
-        near = pd.DataFrame({"rank": [h.rank for h in hits], "score": [h.score for h in hits]})
-        near["title"] = [h.title or h.doc_id for h in hits]
-        components.show_table(near, SCORE)
-
+    sections.selected(selected, nearest)
 if view is not None:
-    faith = view.faithfulness
-    st.subheader("The query's true neighbours")
-    st.caption(f"Query placed by {view.placement}. Search took {view.latency_ms:.0f} ms.")
-    m1, m2 = st.columns(2)
-    m1.metric(f"Overlap@{faith.k} (map vs full space)", f"{faith.overlap:.0%}")
-    m2.metric("Mean rank on the map", f"{faith.mean_rank:.1f}", help="Perfect: (k + 1) / 2")
-    st.markdown(f"This map is **{faith.verdict}**.")
-    st.page_link(
-        "pages/1_Search.py",
-        label="Search for this question",
-        query_params={"q": query, "collection": name},
-    )
-    neighbours = pd.DataFrame(
-        {
-            "rank": [h.rank for h in view.hits],
-            "rank on the map": list(faith.map_ranks),
-            "score": [round(h.score, 3) for h in view.hits],
-            "title": [h.title or h.doc_id for h in view.hits],
-            "document": [h.doc_id for h in view.hits],
-        }
-    )
-    components.show_table(neighbours, SCORE)
-    if not all(view.on_map):
-        st.caption("Neighbours outside the sample were placed on the map like the query.")
+    sections.neighbours(view, query, name)
 
 st.subheader("Export")
 e1, e2 = st.columns(2)

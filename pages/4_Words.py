@@ -84,7 +84,7 @@ try:
 except LabError as exc:
     components.show_error(exc)
 else:
-    st.caption(components.plain(near.note))
+    components.say("caption", near.note)
     components.show_table(near.table, COSINE)
 
 st.subheader("Arithmetic on input vectors")
@@ -98,4 +98,4 @@ except LabError as exc:
     components.show_error(exc)
 else:
     components.show_table(result.table.head(10), COSINE)
-    st.caption(components.plain(result.note))
+    components.say("caption", result.note)

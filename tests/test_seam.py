@@ -1,8 +1,13 @@
-"""The page/core seam: core never imports streamlit; pages never import the heavy runtimes."""
+"""The page/core seam: core never imports streamlit; pages never import the heavy runtimes.
+
+Presentation lives in ui/: core returns values (arrays, spans, dataclasses) and never imports
+a charting library or builds HTML; pages draw through ui/ and hold neither Altair nor HTML.
+"""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -24,12 +29,39 @@ def imported_roots(path: Path) -> set[str]:
 
 CORE_FILES = sorted((ROOT / "core").rglob("*.py"))
 PAGE_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
-UI_FILES = sorted((ROOT / "ui").glob("*.py"))
+UI_FILES = sorted((ROOT / "ui").rglob("*.py"))
+# Markup that draws: tags, escaping for HTML, or raw HTML handed to Markdown.
+HTML_BUILDING = re.compile(
+    r"<(?:span|div|mark|b|br|p|table|tr|td|th|code|small|ul|li|a|img|style)[\s>/]"
+    r"|html\.escape|unsafe_allow_html"
+)
 
 
 @pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
 def test_core_never_imports_streamlit(path: Path) -> None:
     assert "streamlit" not in imported_roots(path)
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+def test_core_never_draws(path: Path) -> None:
+    """No charting library, no ui, no HTML module, and no HTML written as text."""
+    assert not imported_roots(path) & {"altair", "ui", "html", "matplotlib", "plotly"}
+    assert HTML_BUILDING.findall(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", PAGE_FILES, ids=lambda p: p.name)
+def test_pages_draw_through_ui(path: Path) -> None:
+    """Charts come from ui.charts and HTML from ui.markup: a page holds neither."""
+    assert "altair" not in imported_roots(path)
+    assert HTML_BUILDING.findall(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_drawing_rule_catches_html_and_charts(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('import altair as alt\nimport html\nX = f"<span>{html.escape(t)}</span>"\n')
+    assert {"altair", "html"} <= imported_roots(bad)
+    assert len(HTML_BUILDING.findall(bad.read_text())) == 2
+    assert HTML_BUILDING.findall('st.markdown("**ok**")\nx = a < b') == []
 
 
 @pytest.mark.parametrize("path", PAGE_FILES + UI_FILES, ids=lambda p: p.name)

@@ -9,11 +9,11 @@ h_1..h_n (mean m_d):
 
 Each term is one document token's contribution, and the terms add up to the score exactly.
 Swapping the roles gives the query tokens' contributions, which add up to the same score.
+The numbers are returned as arrays; ui.markup draws them.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,38 +99,3 @@ def token_contributions(
     """
     c = hit_contributions(embedder, query, [text])[0]
     return c.query_tokens, c.query_contribs, c.doc_tokens, c.doc_contribs, c.score
-
-
-def contributions_html(tokens: Sequence[str], contribs: Sequence[float]) -> str:
-    """Escaped HTML: each token shaded by its contribution (green adds, red takes away), the
-    exact number on hover. Word pieces ("##ing") join the piece before them."""
-    values = np.asarray(contribs, dtype=float)
-    top = float(np.abs(values).max()) if len(values) else 1.0
-    spans = []
-    for index, (token, value) in enumerate(zip(tokens, values, strict=True)):
-        alpha = 0.08 + 0.72 * abs(value) / max(top, 1e-12)
-        rgb = "46,160,67" if value >= 0 else "220,53,69"
-        piece = token[2:] if token.startswith("##") else token
-        gap = "" if token.startswith("##") or index == 0 else " "
-        extra = ' class="special"' if token in SPECIAL else ""
-        spans.append(
-            f'{gap}<span{extra} title="{html.escape(token, quote=True)}: {value:+.4f}" '
-            f'style="background:rgba({rgb},{alpha:.2f});border-radius:3px;padding:0 1px">'
-            f"{html.escape(piece, quote=True)}</span>"
-        )
-    return '<span class="contribs">' + "".join(spans) + "</span>"
-
-
-def pieces_html(pieces: Sequence[str], ids: Sequence[int], marked: Sequence[int] = ()) -> str:
-    """Escaped HTML: each word piece in a box with its vocabulary id under it; the pieces at
-    positions ``marked`` are highlighted."""
-    boxes = []
-    for index, (piece, number) in enumerate(zip(pieces, ids, strict=True)):
-        colour = "#fff3bf" if index in set(marked) else "#f6f8fa"
-        boxes.append(
-            f'<span style="display:inline-block;margin:2px;padding:1px 6px;border-radius:4px;'
-            f'border:1px solid #d0d7de;background:{colour};text-align:center;line-height:1.2">'
-            f"<code>{html.escape(piece, quote=True)}</code><br>"
-            f'<small style="color:#57606a">{int(number)}</small></span>'
-        )
-    return '<div class="pieces">' + "".join(boxes) + "</div>"

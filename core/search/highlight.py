@@ -1,16 +1,14 @@
-"""Hits -> explanations: which sentence of a hit matches the query best, which query words
-it shares, and escaped HTML that marks both. User text is always escaped here.
+"""Hits -> explanations: which sentence of a hit matches the query best, and which query
+words it shares, as character spans (ui.markup.highlight_html marks them in escaped HTML).
 
 Sentences are those of :func:`core.documents.sentences.sentence_spans` (imported here too, for
 callers that already use it from this module)."""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 
@@ -69,24 +67,3 @@ def explain(
         )
         for i, text in enumerate(texts)
     ]
-
-
-def highlight_html(text: str, explanation: Explanation | None) -> str:
-    """HTML of ``text`` (escaped) with the best sentence in <mark> and shared words in <b>."""
-    if explanation is None:
-        return html.escape(text)
-    lo, hi = explanation.sentence
-    cuts = {0, len(text), lo, hi}
-    for start, end in explanation.terms:
-        cuts.update((start, end))
-    points = sorted(c for c in cuts if 0 <= c <= len(text))
-    terms = set(explanation.terms)
-    out = []
-    for start, end in pairwise(points):
-        if start == lo and hi > lo:
-            out.append('<mark class="passage">')
-        piece = html.escape(text[start:end])
-        out.append(f"<b>{piece}</b>" if (start, end) in terms else piece)
-        if end == hi and hi > lo:
-            out.append("</mark>")
-    return "".join(out)

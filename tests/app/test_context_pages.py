@@ -49,7 +49,8 @@ def run_page(name: str) -> AppTest:
 
 
 def text_of(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """Markdown and HTML blocks of the page (word pieces and senses are escaped HTML)."""
+    return "\n".join([m.value for m in at.markdown] + [h.value for h in at.html])
 
 
 def test_context_page_default_example() -> None:

@@ -52,7 +52,7 @@ def run_page(name: str, query: dict[str, str] | None = None) -> AppTest:
 def tables_of(at: AppTest) -> list[pd.DataFrame]:
     """The escaped HTML tables (``components.html_table``) the page shows, as DataFrames."""
     out = []
-    for block in at.markdown:
+    for block in at.html:
         found = re.search(r'<table class="lab-table">(.*?)</table>', block.value)
         if not found:
             continue

@@ -1,10 +1,6 @@
-"""Hits -> explanations: best sentence, shared words, and HTML that is always escaped."""
+"""Hits -> explanations: the best sentence and the shared words, as spans of the text."""
 
 from __future__ import annotations
-
-import html
-import random
-import re
 
 import numpy as np
 import pytest
@@ -12,101 +8,10 @@ import pytest
 from core.documents.sentences import sentence_spans
 from core.search.highlight import (
     MAX_SENTENCES_PER_HIT,
-    Explanation,
     explain,
-    highlight_html,
     query_terms,
     term_spans,
 )
-
-HOSTILE = (
-    "Intro line. <script>alert(1)</script> and <img src=x onerror=alert(1)> here!\n"
-    'He said "hi" & \'bye\' <b>bold</b> </mark><mark> --> <!-- <a href="javascript:x">x</a>'
-)
-OUR_TAGS = re.compile(r'<mark class="passage">|</mark>|<b>|</b>')
-
-
-def strip_our_tags(markup: str) -> str:
-    """Remove the only tags highlight_html may emit."""
-    return OUR_TAGS.sub("", markup)
-
-
-def full_explanation(text: str, query: str) -> Explanation:
-    """An explanation marking the last sentence and every query word."""
-    return Explanation(sentence_spans(text)[-1], 0.5, term_spans(text, query_terms(query)))
-
-
-@pytest.mark.parametrize(
-    "explanation",
-    [
-        None,
-        full_explanation(HOSTILE, "script img alert onerror javascript bold mark"),
-        Explanation((0, len(HOSTILE)), 1.0, ()),
-        Explanation((0, 0), 0.0, ((13, 19), (40, 43))),
-    ],
-    ids=["none", "terms", "whole", "empty-sentence"],
-)
-def test_hostile_html_is_escaped(explanation: Explanation | None) -> None:
-    markup = highlight_html(HOSTILE, explanation)
-    lowered = markup.lower()
-    assert "<script" not in lowered
-    assert "<img" not in lowered
-    assert "<a " not in lowered
-    assert "<!--" not in markup
-    if explanation is None or not explanation.terms:
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
-        assert "&lt;img src=x onerror=alert(1)&gt;" in markup
-    assert "&quot;hi&quot;" in markup
-    assert "&#x27;bye&#x27;" in markup
-    assert "&amp;" in markup
-    rest = strip_our_tags(markup)
-    assert "<" not in rest and ">" not in rest and '"' not in rest and "'" not in rest
-    assert html.unescape(rest) == HOSTILE  # nothing lost, nothing added
-    assert markup.count("<b>") == markup.count("</b>")
-    assert markup.count("<mark") == markup.count("</mark>")
-
-
-def marked(markup: str, tag: str) -> list[str]:
-    """Plain text inside each ``tag`` element of ``markup``."""
-    pattern = rf"<{tag}[^>]*>(.*?)</{tag}>" if tag == "b" else rf"<{tag}[^>]*>((?:.|\n)*?)</{tag}>"
-    return [html.unescape(strip_our_tags(m)) for m in re.findall(pattern, markup)]
-
-
-def test_marks_wrap_the_sentence_and_terms() -> None:
-    text = "Cats & purr. Dogs <bark> loudly. Birds sing."
-    sentence = (13, 32)
-    assert text[slice(*sentence)] == "Dogs <bark> loudly."
-    terms = term_spans(text, {"dogs", "birds", "bark"})
-    markup = highlight_html(text, Explanation(sentence, 0.9, terms))
-    assert "".join(marked(markup, "mark")) == "Dogs <bark> loudly."
-    assert marked(markup, "b") == ["Dogs", "bark", "Birds"]
-    assert markup.startswith("Cats &amp; purr. <mark")
-    assert markup.endswith(" sing.")
-    assert html.unescape(strip_our_tags(markup)) == text
-
-
-def test_highlight_without_explanation_is_plain_escaped_text() -> None:
-    assert highlight_html("a < b & c", None) == "a &lt; b &amp; c"
-
-
-def test_random_texts_and_spans_round_trip() -> None:
-    rnd = random.Random(0)
-    alphabet = "ab <>&\"'.!?\n"
-    for _ in range(300):
-        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40)))
-        lo = rnd.randint(0, len(text))
-        hi = rnd.randint(lo, len(text))
-        terms = term_spans(text, {"aab", "bba", "abba"})
-        markup = highlight_html(text, Explanation((lo, hi), 0.1, terms))
-        rest = strip_our_tags(markup)
-        assert "<" not in rest and ">" not in rest
-        assert html.unescape(rest) == text
-        assert markup.count("<mark") == markup.count("</mark>") == (1 if hi > lo else 0)
-        whole = [t for t in terms if not (t[0] < lo < t[1] or t[0] < hi < t[1])]
-        assert markup.count("<b>") == markup.count("</b>") == len(whole)
-        if hi > lo:
-            assert "".join(marked(markup, "mark")) == text[lo:hi]
-
 
 # --- terms ------------------------------------------------------------------------------
 
@@ -207,8 +112,6 @@ def test_explain_finds_the_relevant_sentence_with_the_real_model(real_embedder) 
     start, end = explanation.sentence
     assert text[start:end] == "The central bank raised interest rates to fight inflation."
     assert explanation.sentence_score > 0.3
-    markup = highlight_html(text, explanation)
-    assert '<mark class="passage">The central bank' in markup
 
 
 def test_recent_sentence_vectors_are_the_models_and_are_reused(tiny_embedder) -> None:

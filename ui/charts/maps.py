@@ -1,4 +1,6 @@
-"""Hits and maps -> Altair charts. Pure functions returning ``alt.Chart`` objects.
+"""Maps -> Altair charts: a collection's map (Explore) and a few words' maps (Words).
+
+Pure functions returning ``alt.Chart`` objects.
 
 Text reaches the browser only as data: Vega draws it as text and its tooltip handler escapes
 HTML (its default ``sanitize``, which nothing here overrides).
@@ -92,9 +94,12 @@ def map_chart(
     tooltip: list = ["title:N", "doc_id:N", "chunk:N", "snippet:N"]
     colour_enc: alt.Color | alt.ColorValue = alt.value("#4c78a8")
     if colour:
-        points = points.assign(_colour=limit_categories(points[colour]))
+        # Copies under fixed names: a field name from a document (a CSV header such as
+        # "a:b" or "a.b") would be read by Altair and Vega-Lite as a type or a nested path.
+        values = points[colour].map(lambda v: v if isinstance(v, str) else str(v))
+        points = points.assign(_colour=limit_categories(points[colour]), _colour_value=values)
         colour_enc = colour_channel(points["_colour"], colour)
-        tooltip.insert(0, alt.Tooltip(f"{colour}:N", title=colour))
+        tooltip.insert(0, alt.Tooltip("_colour_value:N", title=colour))
     base = alt.Chart(points).encode(x=_axis("x"), y=_axis("y"))
     dots = base.mark_circle(size=36).encode(
         color=colour_enc,
