@@ -34,17 +34,21 @@ MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&:@=^\"'%;,?/])")
 # word joiner (U+2060, invisible) after their first part keeps them text.
 AUTOLINK_START = re.compile(r"(?i)(?:www|https?|ftp|mailto|xmpp)(?=\\[.:])|(?<=\\@)")
 WORD_JOINER = "\u2060"
+INDENT = re.compile(r"(?m)^[ \t]+")
+NO_BREAK_SPACE = "\u00a0"
 
 
 def plain(text: str) -> str:
     """``text`` for an element that renders Markdown, shown exactly as typed.
 
-    Every Markdown special character is backslash-escaped, and autolink literals are broken
-    with an invisible word joiner (GitHub-flavoured Markdown links ``www.x`` and ``a@b.c``
-    even when their punctuation is escaped).
+    Every Markdown special character is backslash-escaped, autolink literals are broken with
+    an invisible word joiner (GitHub-flavoured Markdown links ``www.x`` and ``a@b.c`` even when
+    their punctuation is escaped), and indentation becomes no-break spaces (no code block).
     """
     escaped = MARKDOWN_SPECIALS.sub(r"\\\1", str(text))
-    return AUTOLINK_START.sub(lambda m: m.group(0) + WORD_JOINER, escaped)
+    linked = AUTOLINK_START.sub(lambda m: m.group(0) + WORD_JOINER, escaped)
+    # an indented line would become a code block, where escapes show as backslashes
+    return INDENT.sub(lambda m: NO_BREAK_SPACE * len(m.group()), linked)
 
 
 def one_line(markup: str) -> str:

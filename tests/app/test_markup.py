@@ -88,6 +88,7 @@ def test_plain_text_has_no_markdown_left(text: str) -> None:
 def test_plain_escapes_markdown() -> None:
     assert markup.plain("![x](y) $z$") == "\\!\\[x\\]\\(y\\) \\$z\\$"
     assert markup.plain("a@b.c") == "a\\@\u2060b\\.c"
+    assert markup.plain("x\n\n    [a](b)\n\tc") == "x\n\n\xa0\xa0\xa0\xa0\\[a\\]\\(b\\)\n\xa0c"
 
 
 # --- highlighted hits ------------------------------------------------------------------------
