@@ -105,3 +105,49 @@ def test_every_widget_has_a_key() -> None:
 def test_no_pickle_in_core() -> None:
     for path in CORE_FILES:
         assert "pickle" not in imported_roots(path), path.name
+
+
+MARKDOWN_ELEMENTS = {"markdown", "caption", "info", "warning", "error", "success", "toast"}
+
+
+def markdown_fed_a_value(path: Path) -> list[str]:
+    """Calls of a Markdown element whose text is a variable, not the lab's own words.
+
+    A literal or f-string is the lab's text (its values are reviewed: numbers, or wrapped in
+    ``plain``); a bare value (``st.warning(note)``, ``st.error(str(exc))``) may be user or
+    document text and must go through ``components.say`` instead. CONSTANTS are the lab's.
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        if getattr(node.func, "attr", "") not in MARKDOWN_ELEMENTS:
+            continue
+        if not labs_words(node.args[0]):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def labs_words(node: ast.expr) -> bool:
+    """A literal, an f-string, a CONSTANT, or a sum or choice of these."""
+    if isinstance(node, ast.BinOp):
+        return labs_words(node.left) and labs_words(node.right)
+    if isinstance(node, ast.IfExp):
+        return labs_words(node.body) and labs_words(node.orelse)
+    if isinstance(node, ast.Constant | ast.JoinedStr):
+        return True
+    return getattr(node, "attr", getattr(node, "id", "")).isupper()
+
+
+@pytest.mark.parametrize("path", PAGE_FILES + UI_FILES, ids=lambda p: p.name)
+def test_markdown_elements_get_the_labs_words_only(path: Path) -> None:
+    assert markdown_fed_a_value(path) == []
+
+
+def test_the_markdown_rule_catches_a_value(tmp_path: Path) -> None:
+    bad = tmp_path / "page.py"
+    bad.write_text(
+        'st.warning(note)\nst.error(str(exc))\nst.info("ok")\nst.caption(C.HELP)\n'
+        'st.markdown("- " + s)\nst.markdown("a" + f"{n:.2f}")\n'
+    )
+    assert markdown_fed_a_value(bad) == ["page.py:1", "page.py:2", "page.py:5"]
