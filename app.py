@@ -13,6 +13,7 @@ WHERE = {
     "Words": "word pieces and the model's own word vectors; nearest words; arithmetic",
     "Context": "one word in several sentences, followed layer by layer; same sense or not",
     "How it works": "your sentence through the model, step by step",
+    "Next token": "how a GPT writes: next-token probabilities, each layer's guess, training",
 }
 
 components.page_setup("Home")

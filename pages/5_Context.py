@@ -6,7 +6,7 @@ from core.errors import InputError, LabError
 from core.explain.context import MAX_SENTENCES, word_choices
 from core.explain.walkthrough import pair_verdicts
 from core.explain.word_sense import calibration_for
-from ui import components, resources
+from ui import causal_views, components, resources
 from ui.views import context as sections
 
 EXAMPLES = {
@@ -116,6 +116,21 @@ except LabError as exc:
     components.show_error(exc)
     removals = ()
 sections.removals(removals, pick + 1, view.word.text)
+
+st.header("The same word in a GPT")
+st.caption(
+    "A causal model (SmolLM2-135M) reads left to right: the word's vector depends only on the "
+    "words before it, and right after it the model predicts what comes next."
+)
+if st.toggle("Follow the word through SmolLM2 too (loads it the first time)", key="ctx_causal"):
+    try:
+        causal = resources.causal_word(*inputs)
+    except LabError as exc:
+        components.show_error(exc)
+    else:
+        st.altair_chart(causal_views.word_similarity_chart(causal, names), key="ctx_causal_sim")
+        frame = causal_views.next_after_word_frame(causal, names)
+        st.dataframe(frame, hide_index=True, key="ctx_causal_next")
 
 st.header("Senses in a collection")
 st.caption(

@@ -3,8 +3,7 @@
 import streamlit as st
 
 from core.errors import LabError
-from core.explain.causal import ENV_VAR, causal_model_path
-from ui import components, resources
+from ui import causal_views, components, resources
 from ui.views import walkthrough as sections
 
 components.page_setup("How it works")
@@ -51,19 +50,17 @@ sections.journey(walk, token)
 st.header("6. One vector for the whole text")
 sections.pooling(walk)
 
-st.header("Next-token prediction")
-path = causal_model_path()
-if path is None:
-    st.info(
-        "This model cannot predict the next word: an encoder has no next-token head. A causal "
-        f"model (the GPT-2 family) can; point {ENV_VAR} at a local GPT-2 folder to see its top "
-        "guesses here and what each of its layers would guess (a logit lens)."
-    )
-    st.stop()
-k = st.slider("How many guesses", 3, 15, 5, key="hiw_k")
-try:
-    guess = resources.next_token(text, k, path)
-except LabError as exc:
-    components.show_error(exc)
-    st.stop()
-sections.next_tokens(guess, path)
+st.header("Next-token prediction: the other half")
+st.info(
+    "This model cannot write: an encoder has no next-token head. A GPT (a causal model) reads "
+    "left to right and turns its last vector into a probability for every next token; the "
+    "Next token page follows your sentence through one (SmolLM2-135M, bundled)."
+)
+st.page_link("pages/7_Next_token.py", label="Next token: how a GPT writes")
+if st.toggle("Compare with the LLM here (loads SmolLM2 the first time)", key="hiw_compare"):
+    try:
+        contrast = resources.compare_models(text)
+    except LabError as exc:
+        components.show_error(exc)
+        st.stop()
+    st.dataframe(causal_views.contrast_frame(contrast), hide_index=True, key="hiw_contrast")

@@ -43,3 +43,28 @@ def real_embedder():
     from core.model.embedder import Embedder
 
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random-weight Llama-family causal model (SmolLM2's family) folder, built once."""
+    from tiny_model import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tiny_llama_dir: Path):
+    """The tiny Llama loaded as the lab loads a causal model (``CausalLM``)."""
+    from core.model.causal_lm import load_causal_lm
+
+    return load_causal_lm(str(tiny_llama_dir))
+
+
+@pytest.fixture(scope="session")
+def real_causal_lm():
+    """The bundled SmolLM2-135M, loaded once for the whole run (converted on first use ever,
+    into the project's data/cache, which survives across runs)."""
+    from core.model.causal_lm import load_causal_lm
+
+    return load_causal_lm()

@@ -208,3 +208,37 @@ def build_tiny_gpt2(dest: Path, seed: int = 0) -> Path:
     model.save_pretrained(str(dest))
     tokenizer.save_pretrained(str(dest))
     return dest
+
+
+def build_tiny_llama(dest: Path, seed: int = 0) -> Path:
+    """Write a random Llama-family causal model (2 layers, 16 dimensions, like SmolLM2's
+    shape: grouped key/value heads, tied input and output tables) with the tiny GPT-2's
+    byte-level tokenizer to ``dest``."""
+    import torch
+    from transformers import GPT2TokenizerFast, LlamaConfig, LlamaForCausalLM
+
+    vocab = json.loads((GPT2_FIXTURE_DIR / "vocab.json").read_text(encoding="utf-8"))
+    lines = (GPT2_FIXTURE_DIR / "merges.txt").read_text(encoding="utf-8").splitlines()
+    merges = [tuple(line.split()) for line in lines if line and not line.startswith("#")]
+    tokenizer = GPT2TokenizerFast(vocab=vocab, merges=merges)
+    config = LlamaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+        with torch.no_grad():  # larger weights than the default init: peaked distributions
+            for param in model.parameters():
+                param.mul_(20.0 if param.dim() == 2 else 1.0)
+    model.save_pretrained(str(dest))
+    tokenizer.save_pretrained(str(dest))
+    return dest

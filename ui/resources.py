@@ -172,17 +172,78 @@ def walk_through(text: str):
     return walkthrough.walk_through(embedder(), text)
 
 
-@st.cache_data(show_spinner="Running the causal model…", max_entries=16)
-def next_token(text: str, k: int, path: str):
-    """Next-token guesses and a logit lens from the configured causal model."""
-    from core.explain import causal
-
-    return causal.next_token(text, k, path)
-
-
 @st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)
 def match_reasons(query: str, texts: tuple[str, ...]):
     """Per-token contributions to each text's cosine with the query (``hit_contributions``)."""
     from core.explain import contributions
 
     return contributions.hit_contributions(embedder(), query, texts)
+
+
+# The causal model (Next token page; beside the encoder on How it works and Context). It loads
+# only when one of these is first called: search and the other pages never pay for it.
+
+
+def causal_lm():
+    """The process-wide causal model (``core.model.causal_lm``), read-only."""
+    return _causal_lm(config.causal_model_path() or "")
+
+
+@st.cache_resource(
+    show_spinner="Loading the causal model (SmolLM2-135M; on first use ever it is converted "
+    "to float32 and saved, about a minute)…"
+)
+def _causal_lm(path: str):
+    from core.model.causal_lm import load_causal_lm
+
+    return load_causal_lm(path or None)
+
+
+@st.cache_data(show_spinner="Running the causal model…", max_entries=32)
+def next_token(text: str, k: int, temperature: float, probe: str):
+    """The next-token distribution and logit lens (``causal.next_token``)."""
+    from core.explain import causal
+
+    return causal.next_token(causal_lm(), text, k, temperature, probe)
+
+
+@st.cache_data(show_spinner="Running the causal model…", max_entries=16)
+def causal_walk(text: str, k: int = 10, temperature: float = 1.0):
+    """A text through the causal model, every step kept (``causal_walk.causal_walk``)."""
+    from core.explain import causal_walk as walk
+
+    return walk.causal_walk(causal_lm(), text, k, temperature)
+
+
+@st.cache_data(show_spinner="Writing…", max_entries=64)
+def generate(
+    text: str, n: int, temperature: float | None, seed: int, k: int, earlier: tuple[int, ...]
+):
+    """``n`` more tokens after ``text`` and the ids ``earlier`` (``generation.generate``)."""
+    from core.explain import generation
+
+    return generation.generate(causal_lm(), text, n, temperature, seed, k, earlier)
+
+
+def compare_models(text: str):
+    """The encoder and the causal model side by side on ``text`` (``compare_models``)."""
+    from core.explain import causal_walk as walk
+
+    return walk.compare_models(walk_through(text), causal_walk(text))
+
+
+@st.cache_data(show_spinner="Running the causal model…", max_entries=32)
+def causal_word(
+    sentences: tuple[str, ...], words: tuple[str, ...], occurrences: tuple[int | None, ...]
+):
+    """A word followed through the causal model (``causal_context.follow_word``)."""
+    from core.explain import causal_context
+
+    return causal_context.follow_word(causal_lm(), sentences, words, occurrences)
+
+
+def train_demo(prompt: str, wanted: str, steps: int):
+    """A few gradient steps on a private copy (``training.train_demo``); never cached."""
+    from core.explain import training
+
+    return training.train_demo(causal_lm(), prompt, wanted, steps)

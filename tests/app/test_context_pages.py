@@ -12,8 +12,6 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.tiny_model import build_tiny_gpt2
-
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
 CONTEXT = "pages/5_Context.py"
@@ -107,10 +105,21 @@ def test_how_it_works_walks_through_and_says_encoder() -> None:
     assert at.error and not at.exception
 
 
-def test_how_it_works_with_a_causal_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMBEDLAB_CAUSAL_MODEL", str(build_tiny_gpt2(tmp_path / "gpt2")))
+def test_how_it_works_beside_the_llm(tiny_llama_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EMBEDLAB_CAUSAL_MODEL", str(tiny_llama_dir))
     at = run_page(HOW)
     assert not at.error, [e.value for e in at.error]
-    assert "Logit lens" in text_of(at)
-    lens = at.dataframe[-1].value
-    assert list(lens.index) == ["embeddings", "layer 1", "layer 2"]
+    assert any("Next token" in str(link.label) for link in at.get("page_link"))
+    at.toggle(key="hiw_compare").set_value(True).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert "attention: who sees whom" in list(table.iloc[:, 0])
+
+
+def test_context_follows_the_word_through_the_llm(tiny_llama_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("EMBEDLAB_CAUSAL_MODEL", str(tiny_llama_dir))
+    at = run_page(CONTEXT)
+    at.toggle(key="ctx_causal").set_value(True).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (table,) = [d.value for d in at.dataframe if "the model reads" in d.value.columns]
+    assert len(table) == 2 and all("model" in seen for seen in table["the model reads"])

@@ -179,19 +179,3 @@ def senses_chart(
             tooltip=["group", "sentence"],
         )
     )
-
-
-def next_token_chart(top: Sequence[tuple[str, float]]) -> alt.Chart:
-    """The causal model's most likely next tokens (shown with repr: spaces stay visible)."""
-    frame = pd.DataFrame(
-        {"next token": [repr(t) for t, _ in top], "probability": [p for _, p in top]}
-    )
-    return (
-        alt.Chart(frame, title="Most likely next tokens")
-        .mark_bar()
-        .encode(
-            y=alt.Y("next token:N", sort=None),
-            x="probability:Q",
-            tooltip=["next token", alt.Tooltip("probability:Q", format=".3f")],
-        )
-    )

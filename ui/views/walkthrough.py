@@ -131,16 +131,3 @@ def pooling(walk: Any) -> None:
     st.dataframe(vectors_table(rows).style.format("{:+.3f}"), key="hiw_final")
     shapes = pd.DataFrame(walk.shapes(), columns=["step", "shape"])
     st.dataframe(shapes, hide_index=True, key="hiw_shapes")
-
-
-def next_tokens(guess: Any, path: str) -> None:
-    """The causal model's top guesses, and what each of its layers would guess."""
-    st.markdown(f"Causal model: {markup.plain(path)} · its tokens: {len(guess.tokens)}")
-    st.altair_chart(charts.next_token_chart(guess.top), key="hiw_next")
-    lens = pd.DataFrame(
-        [[f"{t!r} {p:.2f}" for t, p in layer] for layer in guess.lens],
-        index=["embeddings"] + [f"layer {i}" for i in range(1, len(guess.lens))],
-        columns=[f"guess {i}" for i in range(1, len(guess.top) + 1)],
-    )
-    st.markdown("**Logit lens**: each layer's last vector sent straight to the output head.")
-    st.dataframe(lens, key="hiw_lens")
