@@ -5,7 +5,9 @@
 - ``wic-fit``: fit the same-sense verdict on WiC train, report dev, write the calibration;
 - ``crash``, ``fuzz``, ``load``: crash trials, fuzzed files, many browsers at once (each
   takes its own options; ``python -m measure load --help``);
-- ``screenshots [--out docs/images]``: every page drawn in Chromium, saved as PNGs.
+- ``screenshots [--out docs/images]``: every page drawn in Chromium, saved as PNGs;
+- ``causal [--quick]``: the causal model's generation speed vs ``model.generate``, the
+  next-token view's warm time, the first answer after a fresh clone, memory with both models.
 
 Measurement imports the product (``core``); the product never imports it.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from core.errors import LabError
 
-TOOLS = ("crash", "fuzz", "load", "screenshots")
+TOOLS = ("crash", "fuzz", "load", "screenshots", "causal")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -95,7 +95,12 @@ st.markdown(
     "model stopped there: early layers guess little; the answer forms in the last layers."
 )
 st.altair_chart(views.lens_chart(guess.by_layer, guess.by_layer[-1].top[0].token), key="nt_lens_c")
-st.dataframe(views.lens_frame(guess.by_layer), hide_index=True, key="nt_lens")
+st.dataframe(
+    views.lens_frame(guess.by_layer),
+    hide_index=True,
+    column_config=views.LENS_COLUMNS,
+    key="nt_lens",
+)
 
 st.header("4. Writing by repetition")
 w1, w2, w3 = st.columns(3)

@@ -66,6 +66,12 @@ def lens_frame(by_layer: Sequence[Any]) -> pd.DataFrame:
     )
 
 
+LENS_COLUMNS = {
+    "top probability": st.column_config.NumberColumn(format="%.3f"),
+    "final choice's probability": st.column_config.NumberColumn(format="scientific"),
+}
+
+
 def lens_chart(by_layer: Sequence[Any], choice: str) -> alt.Chart:
     """The final choice's rank by layer (log scale: 1 at the top)."""
     frame = pd.DataFrame(
@@ -119,7 +125,7 @@ def attention_chart(matrix: np.ndarray, labels: Sequence[str], title: str) -> al
         .mark_rect()
         .encode(
             x=alt.X("seen:N", sort=list(labels), title=None, axis=alt.Axis(labelAngle=-60)),
-            y=alt.Y("looking:N", sort=list(labels), title=None),
+            y=alt.Y("looking:N", sort=list(labels), title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.condition(
                 "datum.weight === null",
                 alt.value("#e9ecef"),
