@@ -28,6 +28,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core import config
+
 ROOT = Path(__file__).resolve().parents[1]
 PROMPT_30 = (
     "The history of the printing press begins in the fifteenth century, when Johannes "
@@ -95,8 +97,8 @@ def timed_process(args: Sequence[str], env: dict[str, str]) -> float:
 def first_answer() -> dict:
     """A fresh clone's first answer (conversion included), the next one, and bare imports."""
     with tempfile.TemporaryDirectory(prefix="embedlab-cache-") as cache:
-        env = dict(os.environ, EMBEDLAB_MODEL_CACHE=cache)
-        env.pop("EMBEDLAB_CAUSAL_MODEL", None)
+        env = {k: v for k, v in os.environ.items() if k != config.CAUSAL_MODEL_VAR}
+        env["EMBEDLAB_MODEL_CACHE"] = cache  # empty: as on a fresh clone
         ask = ["-m", "core", "next-token", "The capital of France is", "--json"]
         first = timed_process(ask, env)
         second = timed_process(ask, env)
@@ -169,7 +171,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     import torch
 
-    from core import config
     from core.model.causal_lm import load_causal_lm
 
     torch.set_num_threads(config.threads())
