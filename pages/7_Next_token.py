@@ -146,7 +146,8 @@ st.markdown(
     "gradient steps make a continuation you choose likelier, on a private copy of the last "
     f"block and final norm (the shared model never changes). Bounded: at most {MAX_STEPS} "
     f"steps, {MAX_SECONDS:.0f} s, {MAX_WANTED_TOKENS} wanted tokens, one run at a time on "
-    "this server; the copy (about 3.5 M weights, some 50 MB with the optimiser) is dropped after."
+    "this server; the copy (about 3.5 M weights, some 60 MB with gradients and optimiser state) is "
+    "dropped after."
 )
 t1, t2, t3 = st.columns([3, 3, 1])
 train_prompt = t1.text_input("Prompt", "The capital of France is", key="nt_train_prompt")
@@ -163,6 +164,8 @@ if demo is not None:
     d1.metric("P(wanted) before", f"{demo.prob_before:.4g}")
     d2.metric("P(wanted) after", f"{demo.prob_after:.4g}")
     d3.metric("weights trained", f"{demo.parameters / 1e6:.1f} M")
+    if demo.stopped_early:
+        st.caption(f"Stopped after {len(demo.losses) - 1} steps: the {MAX_SECONDS:.0f} s bound.")
     st.altair_chart(views.loss_chart(demo.losses), key="nt_loss")
     st.markdown("**What else moved**: other prompts, read through the trained copy.")
     st.dataframe(views.moved_frame(demo), hide_index=True, key="nt_moved")
