@@ -69,6 +69,7 @@ SHOTS = (
     Shot("words", "/Words", 1500),
     Shot("context", "/Context", 1500),
     Shot("how-it-works", "/How_it_works", 1500),
+    Shot("next-token", "/Next_token", 1500),
 )
 
 

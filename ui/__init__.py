@@ -8,7 +8,8 @@
   contributions, word pieces, tables) and Markdown-inert text (``plain``);
 - ``charts``: every Altair chart, pure functions (``maps`` for Explore and Words, ``layers``
   for the model's insides);
-- ``views``: page sections that take values core computed and only draw them.
+- ``views``: page sections that take values core computed and only draw them;
+- ``causal_views``: the causal model's charts, tables and escaped HTML (Next token page).
 
 Pages (``app.py``, ``pages/``) import this package and ``core``; ``ui`` imports ``core`` and
 streamlit, never the pages, ``measure``, or torch/transformers/faiss/sklearn
