@@ -138,31 +138,68 @@ def memory() -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+SECTIONS = ("generation", "distribution", "first", "memory")
+
+
 def report(figures: dict) -> str:
-    """The figures as a few lines of text."""
-    g, d, f, m = (figures[k] for k in ("generation", "distribution", "first", "memory"))
-    demos = m["demos_mb"]
-    return "\n".join(
-        [
-            f"load average at start {figures['load'][0]:.1f}, end {figures['load'][1]:.1f}",
-            f"generation: ours {g['ours_tokens_per_s']:.1f} tok/s, model.generate "
-            f"{g['generate_tokens_per_s']:.1f} tok/s, ratio {g['ratio']:.2f}",
-            f"distribution ({d['tokens']} tokens, warm): view {d['view_ms']:.0f} ms, one plain "
-            f"forward {d['forward_ms']:.0f} ms, ratio {d['ratio']:.2f}",
-            f"first answer, fresh cache: {f['fresh_s']:.1f} s; next process: "
-            f"{f['cached_s']:.1f} s; importing torch+transformers alone "
-            f"{f['imports_only_s']:.1f} s",
-            f"memory: python {m['python_mb']:.0f} MB, + encoder {m['encoder_mb']:.0f} MB, + "
-            f"causal {m['both_mb']:.0f} MB; after demo 1 {demos[0]:.0f} MB, after demo "
-            f"{len(demos)} {demos[-1]:.0f} MB",
-        ]
+    """The figures measured, as a few lines of text."""
+    lines = [
+        f"load average at start {figures['load'][0]:.1f}, end {figures['load'][1]:.1f}; "
+        f"torch threads {figures.get('threads', '?')}"
+    ]
+    for name in SECTIONS:
+        if name in figures:
+            lines.append(_LINES[name](figures[name]))
+    return "\n".join(lines)
+
+
+def _generation_line(g: dict) -> str:
+    return (
+        f"generation: ours {g['ours_tokens_per_s']:.1f} tok/s, model.generate "
+        f"{g['generate_tokens_per_s']:.1f} tok/s, ratio {g['ratio']:.2f}"
     )
+
+
+def _distribution_line(d: dict) -> str:
+    return (
+        f"distribution ({d['tokens']} tokens, warm): view {d['view_ms']:.0f} ms, one plain "
+        f"forward {d['forward_ms']:.0f} ms, ratio {d['ratio']:.2f}"
+    )
+
+
+def _first_line(f: dict) -> str:
+    return (
+        f"first answer, fresh cache: {f['fresh_s']:.1f} s; next process: {f['cached_s']:.1f} s; "
+        f"importing torch+transformers alone {f['imports_only_s']:.1f} s"
+    )
+
+
+def _memory_line(m: dict) -> str:
+    demos = m["demos_mb"]
+    return (
+        f"memory: python {m['python_mb']:.0f} MB, + encoder {m['encoder_mb']:.0f} MB, + causal "
+        f"{m['both_mb']:.0f} MB; after demo 1 {demos[0]:.0f} MB, after demo {len(demos)} "
+        f"{demos[-1]:.0f} MB (max {max(demos):.0f})"
+    )
+
+
+_LINES = {
+    "generation": _generation_line,
+    "distribution": _distribution_line,
+    "first": _first_line,
+    "memory": _memory_line,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurements; print the report and the JSON figures."""
     parser = argparse.ArgumentParser(prog="python -m measure causal", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and demos")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated, of: {','.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     demos = 5 if args.quick else 20
@@ -173,16 +210,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from core.model.causal_lm import load_causal_lm
 
+    wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if not wanted or set(wanted) - set(SECTIONS):
+        parser.error(f"--sections takes some of: {','.join(SECTIONS)}")
     torch.set_num_threads(config.threads())
     load = [os.getloadavg()[0]]
-    lm = load_causal_lm()
-    figures = {
-        "generation": generation_ratio(lm, 32 if args.quick else 64, 2 if args.quick else 4),
-        "distribution": distribution_times(lm, 5 if args.quick else 15),
-        "first": first_answer(),
-        "memory": memory(),
+    lm = load_causal_lm() if {"generation", "distribution"} & set(wanted) else None
+    runs = {
+        "generation": lambda: generation_ratio(
+            lm, 32 if args.quick else 64, 2 if args.quick else 4
+        ),
+        "distribution": lambda: distribution_times(lm, 5 if args.quick else 15),
+        "first": first_answer,
+        "memory": memory,
     }
+    figures = {name: runs[name]() for name in wanted}
     figures["load"] = [*load, os.getloadavg()[0]]
+    figures["threads"] = torch.get_num_threads()
     print(report(figures))
     print(json.dumps(figures))
     return 0
