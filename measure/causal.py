@@ -31,9 +31,9 @@ from pathlib import Path
 from core import config
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPT_30 = (
+PROMPT_30 = (  # 30 SmolLM2 tokens
     "The history of the printing press begins in the fifteenth century, when Johannes "
-    "Gutenberg combined movable metal type with an oil-based ink and a"
+    "Gutenberg combined movable metal type with an oil-based ink and a wooden press to"
 )
 
 

@@ -259,8 +259,7 @@ def distribution(
     probs = softmax(lens[-1], temperature)
     choice = int(np.argmax(lens[-1]))
     layers = []
-    for layer, row in enumerate(lens):
-        p = softmax(row)
+    for layer, p in enumerate(softmax(lens)):  # every layer's distribution at temperature 1
         top = top_guesses(lm, p, k)
         layers.append(LayerReading(layer, top, rank_of(p, choice), float(p[choice])))
     return NextToken(
