@@ -47,10 +47,11 @@ st.altair_chart(views.top_chart(guess.top, "Likeliest next tokens"), key="nt_top
 if guess.probe is not None:
     p = guess.probe
     pieces = " + ".join(repr(x) for x in p.pieces)
+    what = "one token: it" if len(p.pieces) == 1 else f"{pieces}: its first token"
     st.markdown(
         components.plain(
-            f"{p.text!r} is {pieces}: its first token ranks {p.rank:,} of {guess.vocabulary:,} "
-            f"with probability {p.prob:.4g}."
+            f"{p.text!r} is {what} ranks {p.rank:,} of {guess.vocabulary:,} with probability "
+            f"{p.prob:.4g}."
         )
     )
 
