@@ -4,11 +4,10 @@ import streamlit as st
 
 from core.errors import LabError
 from core.explain.causal import MAX_TEMPERATURE, MIN_TEMPERATURE
-from core.explain.contributions import pieces_html
 from core.explain.generation import MAX_NEW_TOKENS
 from core.explain.training import MAX_SECONDS, MAX_STEPS, MAX_WANTED_TOKENS
 from ui import causal_views as views
-from ui import components, resources
+from ui import components, markup, resources
 
 components.page_setup("Next token")
 st.title("The next token: how a GPT writes")
@@ -33,7 +32,7 @@ except LabError as exc:
     components.show_error(exc)
     st.stop()
 if guess.cut_note:
-    st.warning(guess.cut_note)
+    components.say("warning", guess.cut_note)
 m1, m2, m3 = st.columns(3)
 m1.metric("tokens read", len(guess.tokens))
 m2.metric("entropy (bits)", f"{guess.entropy:.2f}")
@@ -48,11 +47,10 @@ if guess.probe is not None:
     p = guess.probe
     pieces = " + ".join(repr(x) for x in p.pieces)
     what = "one token: it" if len(p.pieces) == 1 else f"{pieces}: its first token"
+    looked_up = markup.plain(f"{p.text!r} is {what}")
     st.markdown(
-        components.plain(
-            f"{p.text!r} is {what} ranks {p.rank:,} of {guess.vocabulary:,} with probability "
-            f"{p.prob:.4g}."
-        )
+        f"**Looked up**: {looked_up} ranks {p.rank:,} of {guess.vocabulary:,} with "
+        f"probability {p.prob:.4g}."
     )
 
 st.header("2. Step by step through the model")
@@ -63,8 +61,8 @@ except LabError as exc:
     st.stop()
 labels = [f"{i}:{t!r}" for i, t in enumerate(walk.prompt.tokens)]
 if walk.cut_note:
-    st.caption(walk.cut_note)
-views.show_html(pieces_html([repr(t) for t in walk.prompt.tokens], walk.prompt.ids))
+    components.say("caption", walk.cut_note)
+components.show_html(markup.pieces_html([repr(t) for t in walk.prompt.tokens], walk.prompt.ids))
 st.markdown(
     f"Each id picks a row of the input table ({walk.facts['dimensions']} numbers). No position "
     "vector is added: attention rotates queries and keys by position. Then "
@@ -87,7 +85,9 @@ u2.altair_chart(views.update_chart(walk.ffn_update, labels, "Feed-forward update
 last = {"input vector": walk.inputs[-1]}
 last.update({f"after layer {i}": walk.hidden[i, -1] for i in (1, walk.facts["layers"] // 2)})
 last[f"after layer {walk.facts['layers']} (normed)"] = walk.hidden[-1, -1]
-st.markdown(f"The last token, {labels[-1]}, is the one whose vector becomes the prediction:")
+st.markdown(
+    f"The last token, {markup.plain(labels[-1])}, is the one whose vector becomes the prediction:"
+)
 st.dataframe(views.vectors_frame(last).style.format("{:+.3f}"), key="nt_last")
 
 st.header("3. What each layer would say (logit lens)")
@@ -124,9 +124,9 @@ if n:
         steps.extend(wrote.steps)
     except LabError as exc:
         components.show_error(exc)
-views.show_html(views.written_html(text, "".join(s.token for s in steps)))
+components.show_html(views.written_html(text, "".join(s.token for s in steps)))
 if steps:
-    views.show_html(views.steps_html(steps))
+    components.show_html(views.steps_html(steps))
 st.caption(
     f"Each step runs the model once more (the earlier tokens' keys and values are cached) and "
     f"picks from a new distribution; at most {MAX_NEW_TOKENS} tokens. A drawn token depends "

@@ -237,8 +237,3 @@ def next_after_word_frame(result: Any, labels: Sequence[str]) -> pd.DataFrame:
             ],
         }
     )
-
-
-def show_html(fragment: str) -> None:
-    """Show an escaped HTML fragment built here."""
-    st.markdown(fragment, unsafe_allow_html=True)

@@ -37,7 +37,7 @@ def test_next_token_page_writes_paris(tmp_path: Path, real_causal_lm, monkeypatc
         page.set_default_timeout(240_000)
         page.goto(f"{url}/Next_token", wait_until="domcontentloaded")
         page.get_by_text("possible next tokens").wait_for()
-        page.get_by_text("is one token: it ranks 3 of 49,152").wait_for()
+        page.get_by_text("ranks 3 of 49,152").wait_for()
         page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for()
         page.get_by_role("button", name="Step").click()
         written = page.locator(".written .new")
