@@ -11,6 +11,9 @@ Sections (``--quick`` in brackets, under 3 minutes on 2 cores):
 - ingest: chunk + encode + SQLite + index vs plain encode (500 docs [128]), demo query latency;
 - scale: query p50/p95, recall@10, build time, memory at 10k, 100k, 1M chunks [10k, 100k]
   (synthetic vectors, real SQLite + FAISS + search code);
+- filtered: recall@10 against exact filtered search and p50/p95 for filters keeping 10%,
+  1%, 0.1% of the chunks and 5 documents, at 100k and 1M chunks [100k]; the keyword ranking
+  against a brute-force BM25 (documents returned, checks that agree);
 - projection: PCA, UMAP, t-SNE at 10k and 100k points [PCA and UMAP at 10k];
 - quality: SciFact train nDCG@10 (dense, keyword, hybrid; plain sentence-transformers beside
   it) and STS-B dev Spearman [STS-B only].
@@ -35,6 +38,7 @@ FULL = {
     "ingest_docs": 500,
     "demo_queries": 200,
     "scale": (10_000, 100_000, 1_000_000),
+    "filtered": (100_000, 1_000_000),
     "projection_sizes": (10_000, 100_000),
     "projection_methods": ("pca", "umap", "tsne"),
     "projection_budget_s": 120.0,
@@ -46,6 +50,7 @@ QUICK = {
     "ingest_docs": 128,
     "demo_queries": 50,
     "scale": (10_000, 100_000),
+    "filtered": (100_000,),
     "projection_sizes": (10_000,),
     "projection_methods": ("pca", "umap"),
     "projection_budget_s": 60.0,
@@ -70,6 +75,7 @@ def run_all(
     from core.model.embedder import Embedder
     from measure.bench import run_bench, run_eval
     from measure.encoders import bench_encoders
+    from measure.filtered import bench_filtered, bench_keyword
     from measure.projections import bench_projection
     from measure.scale import bench_scale
 
@@ -88,6 +94,9 @@ def run_all(
     figures["ingest"] = run_bench(plan["ingest_docs"], plan["demo_queries"])
     say(f"query latency at {', '.join(f'{n:,}' for n in plan['scale'])} chunks")
     figures["scale"] = bench_scale(Embedder(encoder="torch"), plan["scale"])
+    say("filtered search against exact filtered search; keyword ranking against brute force")
+    figures["filtered"] = [bench_filtered(Embedder(encoder="torch"), n) for n in plan["filtered"]]
+    figures["keyword_contract"] = bench_keyword(Embedder(encoder="torch"))
     say("projection times")
     figures["projection"] = bench_projection(
         plan["projection_sizes"], plan["projection_methods"], plan["projection_budget_s"]
@@ -161,6 +170,7 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         if row.get("ivf_search_ms_by_nprobe"):
             sweep = ", ".join(f"{k}: {v}" for k, v in row["ivf_search_ms_by_nprobe"].items())
             out.append((f"IVF search ms by nprobe at {n} (search only)", sweep, "", ""))
+    out.extend(correctness_rows(figures))
     proj = figures.get("projection", {})
     for row in proj.get("runs", []):
         seconds = "skipped" if row["seconds"] is None else f"{row['seconds']:.1f}"
@@ -199,6 +209,34 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     "",
                 )
             )
+    return out
+
+
+def correctness_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """Rows of filtered recall (against exact filtered search) and the keyword contract."""
+    out = []
+    for run in figures.get("filtered", []):
+        for row in run["filters"]:
+            out.append(
+                (
+                    f"filtered recall@10, p50 / p95 ms at {run['chunks']:,} ({run['index']}), "
+                    f"filter {row['filter']} ({row['allowed']:,} chunks)",
+                    f"{row['recall_at_10']:.3f}, {row['p50_ms']:.1f} / {row['p95_ms']:.1f}",
+                    f"exact 1.000; first query {row['first_ms']:.0f} ms",
+                    "",
+                )
+            )
+    kw = figures.get("keyword_contract")
+    if kw:
+        out.append(
+            (
+                f"keyword top-k = brute-force BM25, {kw['chunks']:,} chunks (query x k x filter)",
+                f"{kw['agree']} of {kw['checks']} agree",
+                f"apple k=10: {kw['apple_k10_documents']} docs; topic b: "
+                f"{kw['apple_topic_b_documents']}",
+                "",
+            )
+        )
     return out
 
 

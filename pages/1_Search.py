@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core.errors import LabError
-from core.search.highlight import explain
+from core.search.fusion import DEFAULT_WEIGHT
 from core.search.query import DEFAULT_MODE, MODES, search
 from ui import components, markup, resources
 
@@ -24,7 +24,8 @@ with right:
         "Explain matches",
         value=True,
         key="search_why",
-        help="Split each cosine score into the contributions of the words on both sides.",
+        help="Split each score into its parts: a cosine into the words on both sides, a BM25 "
+        "score into the query's words.",
     )
     mode = st.radio(
         "Ranking",
@@ -32,9 +33,19 @@ with right:
         index=MODES.index(DEFAULT_MODE),
         key="search_mode",
         horizontal=True,
-        help="hybrid: meaning and keywords fused (each ranking's scores scaled to 0-1, "
-        "then averaged); dense: meaning only (cosine of embeddings); keyword: BM25 over the "
-        "words (SQLite FTS5).",
+        help="hybrid: meaning and keywords fused (each score scaled to 0-1 over the "
+        "candidates, then a weighted sum); dense: meaning only (cosine of embeddings); "
+        "keyword: BM25 over the words (SQLite FTS5).",
+    )
+    weight = st.slider(
+        "Meaning ↔ keywords",
+        0.0,
+        1.0,
+        DEFAULT_WEIGHT,
+        0.05,
+        key="search_weight",
+        disabled=mode != "hybrid",
+        help="Hybrid only: the weight of meaning (cosine); keywords (BM25) get the rest.",
     )
 if name is None:
     st.stop()
@@ -69,8 +80,8 @@ st.query_params.update({"q": query, "collection": name})
 where = (field, value) if value is not None else None
 try:
     model = resources.embedder()
-    result = search(collection, model, query, k, where, mode)
-    reasons = explain(model, query, result.vector, [h.text for h in result.hits])
+    result = search(collection, model, query, k, where, mode, weight)
+    reasons = components.card_reasons(model, result)
 except LabError as exc:
     components.show_error(exc)
     st.stop()
@@ -92,19 +103,22 @@ st.html(markup.CARD_CSS)
 best = result.hits[0].score if result.hits else 1.0
 for hit, reason in zip(result.hits, reasons, strict=True):
     body = markup.highlight_html(hit.text, reason)
-    card = markup.hit_card(hit, body, best, reason.sentence_score)
+    sentence = reason.sentence_score if result.mode != "keyword" else None
+    card = markup.hit_card(hit, body, best, sentence)
     st.html(card)
     if not why:
         continue
     # Lazy: an explanation is computed only while its box is open (the first one is, at first),
     # so a search costs one model run for the query, not one more for every hit.
     box = st.expander(
-        f"Why #{hit.rank} matched, word by word",
+        markup.why_label(hit),
         expanded=hit.rank == 1,
         key=f"search_why_{hit.rank}",
         on_change="rerun",
     )
-    if box.open:
+    if box.open and result.mode == "keyword":
+        box.html(markup.bm25_why_html(hit))
+    elif box.open:
         with box:
             try:
                 part = resources.match_reasons(query, (hit.text,))[0]

@@ -7,6 +7,7 @@ Text from users and documents reaches a Markdown element only through :func:`say
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,33 @@ def from_url(key: str, param: str, default: Any, allowed: Any = None, cast: Call
     except ValueError:
         value = default
     st.session_state[key] = value if allowed is None or value in allowed else default
+
+
+def card_reasons(embedder: Any, result: Any) -> list[Any]:
+    """One explanation per hit: what its card marks.
+
+    Keyword mode marks the words BM25 matched (no model run). Otherwise the sentence closest
+    in meaning, with the BM25-matched words bold where the BM25 chunk is the one shown.
+    """
+    from core.search.highlight import explain
+
+    hits = result.hits
+    if result.mode == "keyword":
+        return [keyword_marks(h) for h in hits]
+    reasons = explain(embedder, result.query, result.vector, [h.text for h in hits])
+    if result.mode == "hybrid":
+        reasons = [
+            dataclasses.replace(r, terms=keyword_marks(h).terms)
+            if h.keyword_chunk == h.chunk
+            else r
+            for h, r in zip(hits, reasons, strict=True)
+        ]
+    return reasons
+
+
+def keyword_marks(hit: Any) -> Any:
+    """An explanation marking the words BM25 matched (exact spans), for keyword hits."""
+    from core.search.highlight import Explanation
+
+    spans = tuple(sorted({span for t in hit.keyword_terms for span in t.spans}))
+    return Explanation(sentence=(0, 0), sentence_score=0.0, terms=spans)

@@ -103,16 +103,12 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
     meta = ", ".join(
         f"{html.escape(str(k))}: {html.escape(_short(v))}" for k, v in hit.metadata.items()
     )
-    why = " · found by " + " and ".join(hit.found_by)
-    if hit.dense_score is not None and hit.found_by != ("dense",):
-        why += f" · cosine {hit.dense_score:.3f}"
-    if hit.keyword_score is not None:
-        why += f" · BM25 {hit.keyword_score:.2f}"
+    why = " · " + score_details(hit)
     if sentence_score is not None:
         why += f" · highlighted sentence cosine {sentence_score:.3f}"
     card = (
         f'<div class="hit"><div class="head"><span class="rank">#{hit.rank}</span>'
-        f'<span class="title">{title}</span><span class="score">{hit.score:.3f}</span></div>'
+        f'<span class="title">{title}</span><span class="score">{score_label(hit)}</span></div>'
         f'<div class="bar" style="width:{width:.0f}%"></div>'
         f'<div class="body">{body_html}</div>'
         f'<div class="meta">id {html.escape(hit.doc_id)} · {html.escape(hit.source)} · '
@@ -121,6 +117,69 @@ def hit_card(hit: Any, body_html: str, best_score: float, sentence_score: float 
     # One line, so the card stays inert even under st.markdown; the body is pre-wrap, so the
     # character reference still shows as a line break.
     return one_line(card)
+
+
+def score_label(hit: Any) -> str:
+    """The number a card ranks by, named: ``fused 0.734``, ``cosine 0.612``, ``BM25 7.31``."""
+    name = hit.score_name
+    return f"{name} {hit.score:.3f}" if name != "BM25" else f"BM25 {bm25_text(hit.score)}"
+
+
+def bm25_text(score: float) -> str:
+    """A BM25 score with three significant digits (a common word's are small, never 0)."""
+    return f"{score:.2f}" if score >= 1 else f"{score:.3g}"
+
+
+def _rank(rank: int | None, pool: str) -> str:
+    return f"rank {rank}" if rank is not None else f"not in its top {pool}"
+
+
+def score_details(hit: Any) -> str:
+    """Escaped text: each component score with its rank, and the fusion formula if fused."""
+    if hit.score_name == "cosine":
+        return f"cosine {hit.score:.3f} (rank {hit.rank})"
+    terms = " + ".join(f"{html.escape(t.word)} {bm25_text(t.score)}" for t in hit.keyword_terms)
+    if hit.score_name == "BM25":
+        return f"BM25 {bm25_text(hit.score)} (rank {hit.rank})" + (f" = {terms}" if terms else "")
+    where = ""
+    if hit.keyword_chunk is not None and hit.keyword_chunk != hit.chunk:
+        where = f" in chunk {hit.keyword_chunk + 1}"
+    parts = [
+        f"cosine {hit.dense_score:.3f} ({_rank(hit.dense_rank, '100 by meaning')})",
+        f"BM25 {bm25_text(hit.keyword_score or 0.0)}{where} "
+        f"({_rank(hit.keyword_rank, '100 by keywords')})",
+        f"fused = {html.escape(hit.formula)}",
+    ]
+    return " · ".join(parts)
+
+
+def why_label(hit: Any) -> str:
+    """The title of a hit's explanation box: which number it splits."""
+    if hit.score_name == "BM25":
+        return f"Why #{hit.rank} matched: its BM25 {bm25_text(hit.score)}, split by query word"
+    if hit.dense_chunk == hit.chunk:
+        return f"Why #{hit.rank} matched: its cosine {hit.dense_score:.3f}, split word by word"
+    return f"Why #{hit.rank} matched: the cosine of this passage, split word by word"
+
+
+def bm25_why_html(hit: Any) -> str:
+    """Escaped HTML splitting a hit's BM25 score into one addend per query word (exact)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(t.word)}</td><td class='num'>{t.count}</td>"
+        f"<td class='num'>{t.idf:.3f}</td><td class='num'>{bm25_text(t.score)}</td></tr>"
+        for t in hit.keyword_terms
+    )
+    total = sum(t.score for t in hit.keyword_terms)
+    return (
+        f"{TABLE_CSS}<div class='why'><p style='margin:0 0 .3rem 0'>BM25 is a sum over the "
+        "query's words, so the score splits exactly: each word adds idf × a term-frequency "
+        "part that saturates with repeats and shrinks for long passages (k1 1.2, b 0.75; "
+        "idf ln(1 + (N − n + 0.5)/(n + 0.5)) for a word in n of N passages). Matched words "
+        "are in bold in the passage.</p><table class='lab-table'><thead><tr><th>word</th>"
+        "<th>times</th><th>idf</th><th>adds</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table><p><b>Sum {bm25_text(total)}</b> = the BM25 score "
+        "on the card.</p></div>"
+    )
 
 
 def _short(value: Any) -> str:

@@ -1,16 +1,34 @@
 """Keyword ranking: BM25 over chunk text with SQLite FTS5 (Porter stemming, no diacritics),
-then one hit per document."""
+then one hit per document (its best chunk), exact at any ``k`` and under any filter.
+
+The score of a chunk D for a query with content words t is
+
+    BM25(D) = sum_t idf(t) * f(t, D) * (k1 + 1) / (f(t, D) + k1 * (1 - b + b * |D| / avgdl))
+
+with FTS5's tokens, ``k1 = 1.2``, ``b = 0.75``, ``f`` the term's count in D, ``|D|`` the chunk's
+length in tokens and ``avgdl`` the mean length: FTS5's ``bm25()``, except for two things.
+FTS5 returns the score negated (lower is better); shown here, higher is better. FTS5's idf,
+``ln((N - n + 0.5) / (n + 0.5))`` over N chunks of which n hold the term, is negative for a
+term in more than half the chunks, and FTS5 clamps it to 1e-6: every score of a common word
+shows as 0.0000. Here idf is Lucene's ``ln(1 + (N - n + 0.5) / (n + 0.5))``, positive for
+every term and within ``ln 2`` of FTS5's where that one is positive.
+
+How: for each term, FTS5 ranks the chunks holding it by ``bm25()`` of that term alone (one
+addend of the sum); SQLite multiplies it by ``idf / idf_fts5``, adds the terms per chunk,
+keeps each document's best chunk (and a metadata filter) and returns the top ``k``, all in
+one query, so nothing is cut off before documents are counted. The per-term addends are also
+what explains a keyword hit (:func:`term_scores`).
+"""
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-import numpy as np
-
-from core.search.hits import Hit, best_per_document
+from core.search.hits import Hit, TermScore, hit_from_row
 from core.storage.collection import Collection
-from core.storage.store import Store
+from core.storage.store import ChunkRow, Store, filter_sql
 
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -20,53 +38,170 @@ STOPWORDS = frozenset(
     "would you your".split()
 )
 MAX_TERMS = 64
+K1, B = 1.2, 0.75
+OPEN, CLOSE = "\x02", "\x03"  # FTS5 highlight() markers around matched tokens
+
+
+@dataclass(frozen=True)
+class Term:
+    """A query word and its weight in this collection: n chunks of N hold it."""
+
+    word: str
+    chunks_with: int
+    chunks: int
+
+    @property
+    def idf(self) -> float:
+        """Lucene's idf, never negative: ``ln(1 + (N - n + 0.5) / (n + 0.5))``."""
+        return math.log(1 + (self.chunks - self.chunks_with + 0.5) / (self.chunks_with + 0.5))
+
+    @property
+    def fts5_idf(self) -> float:
+        """The idf inside FTS5's ``bm25()``: ``ln((N - n + 0.5) / (n + 0.5))``, at least 1e-6."""
+        raw = math.log((self.chunks - self.chunks_with + 0.5) / (self.chunks_with + 0.5))
+        return raw if raw > 0 else 1e-6
+
+    @property
+    def phrase(self) -> str:
+        """The word as an FTS5 string (quoted, so it is never FTS5 syntax)."""
+        return '"' + self.word.replace('"', '""') + '"'
+
+
+def content_words(text: str) -> list[str]:
+    """The query's distinct content words, lower-cased, in order (at most MAX_TERMS)."""
+    words = [w.lower() for w in WORD_RE.findall(text)]
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: the query's content words, each quoted, joined by OR.
-
-    Quoting makes every word a plain term, so user text can never be FTS5 syntax.
-    """
-    words = [w.lower() for w in WORD_RE.findall(text)]
-    terms = list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    """An FTS5 MATCH expression: the query's content words, each quoted, joined by OR."""
+    return " OR ".join(Term(w, 0, 0).phrase for w in content_words(text))
 
 
-def keyword_search(
-    store: Store, query: str, limit: int, allowed: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return (chunk ids, BM25 scores), best first; higher scores are better.
+def query_terms(store: Store, text: str) -> list[Term]:
+    """The query's content words that occur in some chunk, with their chunk counts."""
+    chunks = store.counts()[1]
+    terms = []
+    for word in content_words(text):
+        phrase = Term(word, 0, 0).phrase
+        sql = "SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?"
+        count = store.db.execute(sql, (phrase,)).fetchone()[0]
+        if count:
+            terms.append(Term(word, int(count), chunks))
+    return terms
 
-    Args:
-        store: the collection's store.
-        query: plain words.
-        limit: the most chunks to return.
-        allowed: optional chunk ids to restrict to (a metadata filter).
-    """
-    expression = fts_query(query)
-    if not expression:
-        return np.empty(0, np.int64), np.empty(0, np.float32)
-    fetch = limit if allowed is None else limit * 4
-    rows = store.db.execute(
-        "SELECT rowid, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ?"
-        " ORDER BY bm25(chunks_fts) LIMIT ?",
-        (expression, fetch),
-    ).fetchall()
-    if allowed is not None:
-        keep = set(allowed.tolist())
-        rows = [r for r in rows if r[0] in keep]
-    rows = rows[:limit]
-    ids = np.asarray([r[0] for r in rows], dtype=np.int64)
-    return ids, np.asarray([r[1] for r in rows], dtype=np.float32)
+
+def chunk_scores_sql(terms: list[Term]) -> tuple[str, list]:
+    """A CTE ``scored(id, s)``: every chunk holding a term and its BM25 score (this module's)."""
+    parts = ["SELECT rowid, -bm25(chunks_fts) * ? FROM chunks_fts WHERE chunks_fts MATCH ?"]
+    params: list = []
+    for term in terms:
+        params += [term.idf / term.fts5_idf, term.phrase]
+    sql = (
+        f"t(id, s) AS MATERIALIZED ({' UNION ALL '.join(parts * len(terms))}),"
+        " scored(id, s) AS (SELECT id, SUM(s) FROM t GROUP BY id)"
+    )
+    return sql, params
 
 
 def keyword_documents(
-    collection: Collection, query: str, k: int, allowed: np.ndarray | None = None
+    collection: Collection,
+    query: str,
+    k: int,
+    where: tuple[str, str] | None = None,
+    doc_ids: list[str] | None = None,
 ) -> list[Hit]:
-    """Best ``k`` documents by BM25 (each at its best chunk)."""
-    ids, scores = keyword_search(collection.store, query, k * 3, allowed)
-    rows = collection.store.chunk_rows(ids)
-    hits = best_per_document(scores, ids, rows, k)
+    """Best ``k`` documents by BM25, each at its best chunk; exact (every matching chunk).
+
+    Args:
+        collection: the collection to search.
+        query: plain words.
+        k: how many documents.
+        where: optional (metadata field, value) the documents must match.
+        doc_ids: optional documents to restrict to (to score a given few).
+    """
+    store = collection.store
+    terms = query_terms(store, query)
+    if not terms:
+        return []
+    cte, params = chunk_scores_sql(terms)
+    conditions = []
+    if where is not None:
+        condition, filter_params = filter_sql(*where)
+        conditions.append(condition)
+        params += filter_params
+    if doc_ids is not None:
+        conditions.append(f"d.doc_id IN ({','.join('?' * len(doc_ids))})")
+        params += list(doc_ids)
+    rows = store.db.execute(
+        f"WITH {cte} SELECT scored.id, MAX(scored.s) AS best FROM scored"
+        " JOIN chunks c ON c.id = scored.id JOIN documents d ON d.id = c.doc"
+        f" {'WHERE ' + ' AND '.join(conditions) if conditions else ''}"
+        " GROUP BY c.doc ORDER BY best DESC, c.doc LIMIT ?",
+        [*params, int(k)],
+    ).fetchall()
+    chunk_rows = store.chunk_rows([r[0] for r in rows])
     return [
-        replace(h, found_by=("keyword",), keyword_score=h.score, dense_score=None) for h in hits
+        keyword_hit(rank, float(score), chunk_rows[chunk_id])
+        for rank, (chunk_id, score) in enumerate(rows, start=1)
     ]
+
+
+def keyword_hit(rank: int, score: float, row: ChunkRow) -> Hit:
+    """A hit found by the keyword ranking (BM25 ``score``) at ``rank``."""
+    return replace(
+        hit_from_row(rank, score, row),
+        found_by=("keyword",),
+        dense_score=None,
+        dense_rank=None,
+        dense_chunk=None,
+        keyword_score=score,
+        keyword_rank=rank,
+        keyword_chunk=row.ordinal,
+    )
+
+
+def term_scores(store: Store, query: str, doc_id: str, ordinal: int) -> tuple[TermScore, ...]:
+    """Split the BM25 score of chunk ``ordinal`` of ``doc_id`` by query word (exact: the
+    score is their sum).
+
+    Each word's addend, idf, count in the chunk and the spans of the tokens FTS5 matched
+    (its own stemming), best first; words absent from the chunk score 0 and are left out.
+    A chunk holding the marker characters themselves gets no spans (its scores stand).
+    """
+    found = store.db.execute(
+        "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.doc"
+        " WHERE d.doc_id = ? AND c.ordinal = ?",
+        (doc_id, int(ordinal)),
+    ).fetchone()
+    if found is None:
+        return ()
+    chunk_id, text = found
+    markable = OPEN not in text and CLOSE not in text
+    out = []
+    for term in query_terms(store, query):
+        row = store.db.execute(
+            "SELECT -bm25(chunks_fts), highlight(chunks_fts, 0, ?, ?) FROM chunks_fts"
+            " WHERE chunks_fts MATCH ? AND rowid = ?",
+            (OPEN, CLOSE, term.phrase, chunk_id),
+        ).fetchone()
+        if row is None:
+            continue
+        spans = marked_spans(row[1]) if markable else ()
+        score = float(row[0]) * term.idf / term.fts5_idf
+        out.append(TermScore(term.word, score, term.idf, len(spans), spans))
+    return tuple(sorted(out, key=lambda t: -t.score))
+
+
+def marked_spans(marked: str) -> tuple[tuple[int, int], ...]:
+    """Spans, in the unmarked text, of the pieces FTS5's highlight() put between markers."""
+    spans, offset, start = [], 0, None
+    for char in marked:
+        if char == OPEN:
+            start = offset
+        elif char == CLOSE and start is not None:
+            spans.append((start, offset))
+            start = None
+        else:
+            offset += 1
+    return tuple(spans)

@@ -18,6 +18,17 @@ from core.storage.store import ChunkRow
 
 
 @dataclass(frozen=True)
+class TermScore:
+    """One query word's addend of a chunk's BM25 score, and where it occurs in the chunk."""
+
+    word: str
+    score: float
+    idf: float
+    count: int
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
 class Hit:
     """One matching document, represented by its best chunk."""
 
@@ -35,6 +46,19 @@ class Hit:
     found_by: tuple[str, ...] = ("dense",)
     dense_score: float | None = None
     keyword_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    dense_chunk: int | None = None
+    keyword_chunk: int | None = None
+    formula: str = ""
+    keyword_terms: tuple[TermScore, ...] = ()
+
+    @property
+    def score_name(self) -> str:
+        """What :attr:`score` is: ``cosine``, ``BM25`` or ``fused``."""
+        if len(self.found_by) == 1 and not self.formula:
+            return "cosine" if self.found_by == ("dense",) else "BM25"
+        return "fused"
 
 
 @dataclass(frozen=True)
@@ -89,6 +113,8 @@ def hit_from_row(rank: int, score: float, row: ChunkRow) -> Hit:
         doc_id=row.doc_id,
         score=score,
         dense_score=score,
+        dense_rank=rank,
+        dense_chunk=row.ordinal,
         text=row.text,
         chunk=row.ordinal,
         chunks=row.chunk_count,

@@ -7,14 +7,15 @@ The entry point of search: embeds the query, runs the ranking the mode names
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from core.errors import InputError
 from core.model.embedder import Embedder
-from core.search.bm25 import keyword_documents
+from core.search.bm25 import keyword_documents, term_scores
 from core.search.dense import search_vectors
-from core.search.fusion import FUSION_POOL, fuse
+from core.search.fusion import DEFAULT_WEIGHT, FUSION_POOL, candidates, fuse
 from core.search.hits import Hit, SearchResult, check_k
 from core.storage.collection import Collection
 
@@ -29,6 +30,7 @@ def search(
     k: int = 10,
     where: tuple[str, str] | None = None,
     mode: str = DEFAULT_MODE,
+    weight: float = DEFAULT_WEIGHT,
 ) -> SearchResult:
     """Return the ``k`` best documents for ``query``, optionally filtered.
 
@@ -39,15 +41,25 @@ def search(
         k: how many documents.
         where: optional (metadata field, value) the documents must match.
         mode: "hybrid" (default), "dense" or "keyword".
+        weight: in hybrid mode, the weight of meaning (cosine) against keywords (BM25), 0-1.
     """
-    k, mode = check_k(k), check_mode(mode)
+    k, mode, weight = check_k(k), check_mode(mode), check_weight(weight)
     started = time.perf_counter()
     vector = embedder.encode_query(query)
     encoded = time.perf_counter()
-    hits = search_many(collection, [query], vector[None, :], k, where, mode)[0]
+    hits = search_many(collection, [query], vector[None, :], k, where, mode, weight)[0]
+    hits = [with_term_scores(collection, query, hit) for hit in hits]
     done = time.perf_counter()
     encode_ms, search_ms = (encoded - started) * 1e3, (done - encoded) * 1e3
     return SearchResult(query, hits, encode_ms, search_ms, vector, mode)
+
+
+def with_term_scores(collection: Collection, query: str, hit: Hit) -> Hit:
+    """``hit`` with its BM25 score split by query word (for a hit with a BM25 chunk)."""
+    if not hit.keyword_score or hit.keyword_chunk is None:
+        return hit
+    terms = term_scores(collection.store, query, hit.doc_id, hit.keyword_chunk)
+    return replace(hit, keyword_terms=terms)
 
 
 def check_mode(mode: str) -> str:
@@ -61,6 +73,24 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def check_weight(weight: float) -> float:
+    """Return ``weight`` if it is a number from 0 (keywords only) to 1 (meaning only).
+
+    Raises:
+        InputError: otherwise.
+    """
+    try:
+        value = float(weight)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise InputError(
+            f"The weight of meaning is a number from 0 (keywords only) to 1 (meaning only); "
+            f"got {weight}."
+        )
+    return value
+
+
 def search_many(
     collection: Collection,
     queries: list[str],
@@ -68,15 +98,19 @@ def search_many(
     k: int,
     where: tuple[str, str] | None = None,
     mode: str = DEFAULT_MODE,
+    weight: float = DEFAULT_WEIGHT,
 ) -> list[list[Hit]]:
     """Best ``k`` documents for each query (its text and its vector) under ``mode``."""
     if mode == "dense":
         return search_vectors(collection, vectors, k, where)
+    if mode == "keyword":
+        collection.refresh()
+        return [keyword_documents(collection, query, k, where) for query in queries]
     pool = max(k, FUSION_POOL)
-    dense = search_vectors(collection, vectors, pool, where) if mode == "hybrid" else None
-    allowed = collection.store.chunk_ids_where(*where) if where is not None else None
+    dense = search_vectors(collection, vectors, pool, where)
     results = []
     for number, query in enumerate(queries):
-        keyword = keyword_documents(collection, query, k if dense is None else pool, allowed)
-        results.append(fuse(dense[number], keyword, k) if dense is not None else keyword)
+        keyword = keyword_documents(collection, query, pool, where)
+        found = candidates(collection, query, vectors[number], dense[number], keyword)
+        results.append(fuse(found, k, weight))
     return results

@@ -64,6 +64,14 @@ class CollectionInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """What a delete removed: documents that were stored, and their chunks."""
+
+    documents: int
+    chunks: int
+
+
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a safe collection name.
 
@@ -235,15 +243,21 @@ class Collection:
         return self.index
 
     def fit_index(self) -> None:
-        """Switch the index kind when the size calls for it (or an IVF outgrew its training).
+        """Fit the index to the collection after an ingest.
 
-        Called at the end of an ingest; the new index is built from SQLite and swapped in.
+        Switch the kind when the size calls for it (or rebuild an IVF that outgrew its
+        training 4x); otherwise re-tune an IVF's ``nprobe`` and re-measure its recall on the
+        current contents, so the recall shown is the recall of what is stored. Saved either way.
         """
         stats, count = self.index.stats, len(self.index)
         outgrown = stats.kind == "ivf-flat" and count > 4 * (stats.trained_on or count)
         if stats.kind != choose_kind(count) or outgrown:
             log.info("re-indexing %s (%d chunks) as %s", self.name, count, choose_kind(count))
             self.rebuild_index()
+        elif stats.kind == "ivf-flat" and stats.measured_on != count:
+            with self._lock:
+                self.index.retune(*self.store.all_vectors(self.model.dimension))
+                self.save_index()
 
     def refresh(self) -> None:
         """Reload the index if another process changed the collection since it was loaded."""
@@ -308,13 +322,17 @@ class Collection:
 
     def delete_documents(self, doc_ids: list[str]) -> int:
         """Delete documents by id; return how many chunks went with them."""
+        return self.remove_documents(doc_ids).chunks
+
+    def remove_documents(self, doc_ids: list[str]) -> Deleted:
+        """Delete documents by id; return how many documents and chunks really went."""
         check_writable(f"delete documents from '{self.name}'")
         with self._lock:
-            removed = self.store.delete(doc_ids)
+            documents, removed = self.store.delete(doc_ids)
             self.index.remove(removed)
             self._generation = self.store.generation
             self.save_index()
-        return len(removed)
+        return Deleted(documents, len(removed))
 
     def info(self) -> CollectionInfo:
         """Counts, model and size on disk."""

@@ -5,8 +5,16 @@ The kind of index follows the size of the collection (per the FAISS guidelines):
 - ``flat-ip``: exact inner product (cosine on normalised vectors) below
   :data:`APPROX_THRESHOLD` chunks, where a scan takes a few milliseconds on one core;
 - ``ivf-flat``: an inverted file with ``4 * sqrt(n)`` lists past it. ``nprobe`` is tuned at
-  build time until recall@10 against exact search reaches :data:`TARGET_RECALL` on queries
-  made from the collection's own vectors; the measured recall is kept with the index.
+  build time (and again after every ingest that adds to it) until recall@10 against exact
+  search reaches :data:`TARGET_RECALL` on queries made from the collection's own vectors; the
+  measured recall is kept with the index.
+
+A filtered search (a metadata filter: the allowed chunk ids) on an IVF index probes more
+lists the fewer chunks the filter allows: ``nprobe / selectivity``, capped at every list. A
+filter that keeps a fraction ``s`` of the chunks then sees about as many allowed chunks as an
+unfiltered search sees chunks, and below ``s = nprobe / nlist`` it probes every list, which is
+exact search over the allowed subset: FAISS checks membership (a bitmap) before it computes a
+distance, so that costs one bit test per chunk and one dot product per allowed chunk.
 
 The index is written atomically (serialised to bytes, then temp file + fsync + rename),
 because ``faiss.write_index`` truncates in place and a kill during it leaves a torn file.
@@ -17,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -47,6 +55,7 @@ class IndexStats:
     nprobe: int | None = None
     recall_at_10: float | None = None
     trained_on: int | None = None
+    measured_on: int | None = None
 
 
 class VectorIndex:
@@ -103,15 +112,38 @@ class VectorIndex:
         return scores, ids
 
     def _params(self, allowed: np.ndarray | None) -> faiss.SearchParameters | None:
-        selector = None
-        if allowed is not None:
-            selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+        selector = None if allowed is None else id_selector(allowed)
         if self.kind == "ivf-flat":
-            nprobe = int(self.stats.nprobe or 1)
+            nprobe = filtered_nprobe(
+                int(self.stats.nprobe or 1), self._index.nlist, len(self), allowed
+            )
             if selector is None:
                 return faiss.SearchParametersIVF(nprobe=nprobe)
-            return faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
-        return faiss.SearchParameters(sel=selector) if selector is not None else None
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+        elif selector is None:
+            return None
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        params.keep_alive = selector  # the selector reads a numpy bitmap: keep both alive
+        return params
+
+    def retune(self, ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> None:
+        """Re-measure recall and re-tune ``nprobe`` of an IVF index on its current contents.
+
+        ``ids`` and ``vectors`` are every stored chunk (the index's contents). An exact index
+        has nothing to tune.
+        """
+        if self.kind != "ivf-flat":
+            return
+        faiss.omp_set_num_threads(config.threads())
+        try:
+            with self._lock:
+                nprobe, recall = tune_nprobe(self._index, ids, vectors, np.random.default_rng(seed))
+                self._index.nprobe = nprobe
+        finally:
+            faiss.omp_set_num_threads(1)
+        self.stats = replace(self.stats, nprobe=nprobe, recall_at_10=recall, measured_on=len(ids))
+        log.info("IVF re-tuned on %d chunks: nprobe %d, recall@10 %.3f", len(ids), nprobe, recall)
 
     def to_bytes(self) -> bytes:
         """Serialise the index (no pickle: FAISS's own binary format)."""
@@ -153,6 +185,28 @@ class VectorIndex:
         return index
 
 
+def id_selector(allowed: np.ndarray) -> faiss.IDSelector:
+    """A FAISS selector of the ``allowed`` ids: a bitmap (one bit test per candidate)."""
+    allowed = np.asarray(allowed, dtype=np.int64)
+    if len(allowed) == 0 or allowed.min() < 0 or allowed.max() >= 1 << 33:
+        return faiss.IDSelectorBatch(allowed)
+    bits = np.zeros(int(allowed.max()) + 1, dtype=bool)
+    bits[allowed] = True
+    bitmap = np.packbits(bits, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+    selector.bitmap_array = bitmap  # FAISS keeps a pointer only
+    return selector
+
+
+def filtered_nprobe(nprobe: int, nlist: int, total: int, allowed: np.ndarray | None) -> int:
+    """Lists to probe: ``nprobe`` unfiltered; ``nprobe / selectivity`` under a filter, at most
+    every list (then the search is exact over the allowed chunks)."""
+    if allowed is None or total == 0:
+        return min(nprobe, nlist)
+    selectivity = max(len(allowed), 1) / total
+    return int(min(nlist, np.ceil(nprobe / selectivity)))
+
+
 def kind_of(raw: faiss.Index) -> str:
     """The project's name for a FAISS index object.
 
@@ -190,7 +244,7 @@ def build_ivf(ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> VectorInde
         faiss.omp_set_num_threads(1)
     raw.nprobe = nprobe
     log.info("IVF index: %d lists, nprobe %d, recall@10 %.3f", nlist, nprobe, recall)
-    return VectorIndex(dimension, raw, IndexStats("ivf-flat", nprobe, recall, count))
+    return VectorIndex(dimension, raw, IndexStats("ivf-flat", nprobe, recall, count, count))
 
 
 def tune_nprobe(

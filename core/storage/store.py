@@ -9,6 +9,7 @@ so a FAISS file written for an older generation is known to be stale.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 import time
@@ -58,6 +59,9 @@ END;
 """
 
 
+FILTER_CACHE = 16
+
+
 @dataclass(frozen=True)
 class ChunkRow:
     """A stored chunk joined with its document."""
@@ -87,6 +91,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._local = threading.local()
+        self._filters: dict[tuple[int, str, str], np.ndarray] = {}
         self.write_lock = threading.RLock()
         with self.write_lock:
             if read_only:
@@ -244,9 +249,13 @@ class Store:
                     )
         return np.asarray(chunk_ids, dtype=np.int64)
 
-    def delete(self, doc_ids: Sequence[str]) -> np.ndarray:
-        """Delete documents (and their chunks); return the removed chunk ids."""
+    def delete(self, doc_ids: Sequence[str]) -> tuple[int, np.ndarray]:
+        """Delete documents (and their chunks); return (documents deleted, removed chunk ids).
+
+        Ids that are not stored (or repeated) count once at most: the count is what went.
+        """
         removed: list[int] = []
+        documents = 0
         with self.transaction() as db:
             for doc_id in doc_ids:
                 rows = db.execute(
@@ -254,8 +263,9 @@ class Store:
                     (doc_id,),
                 ).fetchall()
                 removed.extend(r[0] for r in rows)
-                db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
-        return np.asarray(removed, dtype=np.int64)
+                cursor = db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+                documents += max(cursor.rowcount, 0)
+        return documents, np.asarray(removed, dtype=np.int64)
 
     def all_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """Read every (chunk id, vector) back, e.g. to rebuild the FAISS index."""
@@ -269,6 +279,28 @@ class Store:
         found = dict(self._in_query("SELECT id, vector FROM chunks WHERE id IN ({})", chunk_ids))
         rows = [np.frombuffer(found[int(i)], dtype=np.float32) for i in chunk_ids]
         return np.stack(rows) if rows else np.empty((0, dimension), np.float32)
+
+    def document_vectors(
+        self, doc_ids: Sequence[str], dimension: int
+    ) -> tuple[list[str], list[int], np.ndarray]:
+        """Every chunk of the given documents: (document id, chunk ordinal, vector) columns."""
+        owners: list[str] = []
+        ordinals: list[int] = []
+        blobs: list[bytes] = []
+        doc_ids = list(doc_ids)
+        for start in range(0, len(doc_ids), 500):
+            part = doc_ids[start : start + 500]
+            rows = self.db.execute(
+                "SELECT d.doc_id, c.ordinal, c.vector FROM chunks c JOIN documents d"
+                f" ON d.id = c.doc WHERE d.doc_id IN ({','.join('?' * len(part))})",
+                part,
+            ).fetchall()
+            for doc_id, ordinal, blob in rows:
+                owners.append(doc_id)
+                ordinals.append(ordinal)
+                blobs.append(blob)
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dimension)
+        return owners, ordinals, vectors
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
         """Fetch chunks with their documents, keyed by chunk id."""
@@ -284,16 +316,25 @@ class Store:
         """Chunk ids of documents whose metadata ``field`` equals ``value`` as Python text.
 
         Values compare as :meth:`metadata_fields` shows them (``str(value)``, so ``True`` for a
-        JSON true), and any field name works (``json_each`` needs no path quoting).
+        JSON true; see :func:`filter_sql`), and any field name works (``json_each`` needs no
+        path quoting). The filter reads every document's JSON (about 1 s per million
+        documents), so the last :data:`FILTER_CACHE` answers are kept until the next write.
         """
+        key = (self.generation, str(field), str(value))
+        cached = self._filters.get(key)
+        if cached is not None:
+            return cached
+        condition, params = filter_sql(field, value)
         rows = self.db.execute(
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
-            " WHERE EXISTS (SELECT 1 FROM json_each(d.metadata) j WHERE j.key = ? AND"
-            " CASE j.type WHEN 'true' THEN 'True' WHEN 'false' THEN 'False'"
-            " ELSE CAST(j.value AS TEXT) END = ?)",
-            (str(field), str(value)),
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc WHERE {condition}",
+            params,
         ).fetchall()
-        return np.asarray([r[0] for r in rows], dtype=np.int64)
+        ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+        ids.setflags(write=False)
+        while len(self._filters) >= FILTER_CACHE:
+            self._filters.pop(next(iter(self._filters)), None)
+        self._filters[key] = ids
+        return ids
 
     def metadata_fields(self, limit: int = 2000) -> dict[str, list[str]]:
         """Metadata fields with a few of their distinct scalar values (for filter menus)."""
@@ -323,6 +364,34 @@ class Store:
             part = ids[start : start + 500]
             out.extend(self.db.execute(sql.format(",".join("?" * len(part))), part).fetchall())
         return out
+
+
+def filter_sql(field: str, value: str) -> tuple[str, tuple]:
+    """A SQL condition on ``d`` (a ``documents`` row): metadata ``field`` equals ``value``.
+
+    ``value`` is text as :meth:`Store.metadata_fields` offers it (Python's ``str``). Text and
+    booleans compare as text; numbers compare as numbers, because SQLite prints them its own
+    way (``CAST(0.3333333333333333 AS TEXT)`` is ``0.333333333333333``, ``1e+20`` becomes
+    ``1.0e+20``, a 20-digit integer a real): a value that reads as a finite number matches the
+    JSON numbers equal to it (as doubles).
+    """
+    number = as_number(value)
+    condition = (
+        "EXISTS (SELECT 1 FROM json_each(d.metadata) j WHERE j.key = ? AND ("
+        "(j.type = 'text' AND j.value = ?) OR (j.type = 'true' AND ? = 'True')"
+        " OR (j.type = 'false' AND ? = 'False')"
+        " OR (j.type IN ('integer', 'real') AND j.value = ?)))"
+    )
+    return condition, (str(field), str(value), str(value), str(value), number)
+
+
+def as_number(value: str) -> float | None:
+    """``value`` as a finite float, or None when it does not read as one."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _json(value: dict[str, Any]) -> str:

@@ -105,6 +105,29 @@ def test_ingest_search_collections_delete(cli, corpus: Path, tmp_path: Path) -> 
     assert json.loads(cli("collections", "--json").stdout) == []
 
 
+def test_weight_and_delete_documents_report(cli, corpus: Path) -> None:
+    cli(
+        "ingest",
+        str(corpus),
+        "--collection",
+        "c2",
+        "--text-fields",
+        "title,text",
+        "--id-field",
+        "_id",
+    )
+    base = ["search", "river bank", "--collection", "c2", "-k", "4", "--json"]
+    meaning = json.loads(cli(*base, "--weight", "1").stdout)
+    dense = json.loads(cli(*base, "--mode", "dense").stdout)
+    assert [h["doc_id"] for h in meaning["hits"]] == [h["doc_id"] for h in dense["hits"]]
+    assert meaning["weight"] == 1.0 and "1.00 × cosine scaled" in meaning["hits"][0]["formula"]
+    assert all(h["keyword_score"] is not None for h in meaning["hits"])
+    bad = cli(*base, "--weight", "2", ok=False)
+    assert bad.returncode == 2 and "weight of meaning" in bad.stderr
+    out = cli("delete", "c2", "--documents", "a1", "nope", "a1").stdout
+    assert "deleted 1 documents (1 chunks)" in out and "1 not found" in out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

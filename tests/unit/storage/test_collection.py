@@ -312,6 +312,13 @@ def test_delete_documents_removes_chunks_everywhere(filled: Collection, tiny_emb
     assert again.store.existing(victims, [])[0] == set()
 
 
+def test_remove_documents_counts_what_was_deleted(filled: Collection) -> None:
+    """Unknown and repeated ids are not counted as deleted."""
+    deleted = filled.remove_documents(["d1", "nope", "d1", "also-missing"])
+    assert (deleted.documents, deleted.chunks) == (1, 1)
+    assert filled.remove_documents(["d1"]).documents == 0
+
+
 def test_delete_unknown_document_changes_nothing(filled: Collection) -> None:
     before = filled.store.counts()
     assert filled.delete_documents(["nope"]) == 0
@@ -514,6 +521,23 @@ def test_filter_values_match_the_values_offered(tiny_embedder) -> None:
             chosen = collection.store.chunk_rows(collection.store.chunk_ids_where(field, value))
             expected = {d.doc_id for d in docs if str(d.metadata.get(field)) == value}
             assert {r.doc_id for r in chosen.values()} == expected, (field, value)
+
+
+@pytest.mark.parametrize(
+    "value", [1 / 3, 1e20, 12345678901234567890, 0.1 + 0.2, -2.5e-300, 7, "0.5", True]
+)
+def test_numbers_in_the_filter_menu_match_their_documents(tiny_embedder, value) -> None:
+    """SQLite prints numbers its own way (1e+20 as 1.0e+20); the menu's text must still match."""
+    collection = open_collection(tiny_embedder, create=True)
+    docs = [
+        Document("hit", "the one with the value", "s", metadata={"v": value}),
+        Document("miss", "another document", "s", metadata={"v": "something else"}),
+    ]
+    ingest_documents(collection, tiny_embedder, docs)
+    [shown] = [v for v in collection.store.metadata_fields()["v"] if v != "something else"]
+    assert shown == str(value)
+    rows = collection.store.chunk_rows(collection.store.chunk_ids_where("v", shown))
+    assert [r.doc_id for r in rows.values()] == ["hit"]
 
 
 def test_documents_listing_pages(filled: Collection) -> None:

@@ -79,3 +79,32 @@ def test_collection_switches_to_ivf_and_records_recall(tiny_embedder, monkeypatc
     assert info.index == "ivf-flat" and info.recall_at_10 == pytest.approx(
         manifest["index"]["recall_at_10"]
     )
+
+
+def test_ivf_is_retuned_after_every_ingest_that_adds(tiny_embedder, monkeypatch) -> None:
+    """nprobe and the recall shown are measured on what is stored, not only after 4x growth."""
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
+
+    monkeypatch.setattr(index_module, "APPROX_THRESHOLD", 300)
+    rng = np.random.default_rng(1)
+    words = "river bank money snake apple model fashion learning jump leap hop skip".split()
+
+    def docs(start: int, count: int) -> list[Document]:
+        return [
+            Document(f"d{i}", " ".join(rng.choice(words, 8)) + f" {i}", "t")
+            for i in range(start, start + count)
+        ]
+
+    collection = Collection("grow", tiny_embedder.info, create=True)
+    ingest_documents(collection, tiny_embedder, docs(0, 400))
+    assert collection.index.stats.measured_on == 400
+    ingest_documents(collection, tiny_embedder, docs(400, 300))  # grows 1.75x: no rebuild
+    stats = collection.index.stats
+    assert stats.kind == "ivf-flat" and stats.trained_on == 400
+    assert stats.measured_on == len(collection.index) == 700
+    assert stats.recall_at_10 >= index_module.TARGET_RECALL
+    assert collection.index._index.nprobe == stats.nprobe
+    reopened = Collection("grow", tiny_embedder.info)
+    assert reopened.index.stats == stats
+    assert reopened.info().recall_at_10 == pytest.approx(stats.recall_at_10)
