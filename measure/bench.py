@@ -117,6 +117,7 @@ def _cli_runs(
                     raise InputError("searching SciFact failed")
             out.update(_score(mode, evaluation.read_run_jsonl(run_file), data.qrels))
         out.update(ivf_on_real(collection, [data.queries[q] for q in data.qrels]))
+        out.update(_fusion_sweep(collection, data))
     return out
 
 
@@ -143,6 +144,18 @@ def ivf_on_real(name: str, questions: list[str]) -> dict[str, Any]:
         "ivf_real_recall@10_tuning_queries": round(float(index.stats.recall_at_10), 4),
         "ivf_real_recall@10_claims": round(recall_at(found, exact), 4),
     }
+
+
+def _fusion_sweep(name: str, data: evaluation.BeirData) -> dict[str, Any]:
+    """nDCG@10 of each fusion weight and of RRF (see :mod:`measure.fusion_sweep`)."""
+    from core.model.embedder import Embedder
+    from core.storage.collection import Collection
+    from measure.fusion_sweep import sweep
+
+    embedder = Embedder()
+    collection = Collection(name, embedder.info)
+    queries = {q: data.queries[q] for q in data.qrels}
+    return sweep(collection, embedder, queries, data.qrels)
 
 
 def _score(label: str, run: dict, qrels: dict) -> dict[str, float]:

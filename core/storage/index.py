@@ -10,11 +10,14 @@ The kind of index follows the size of the collection (per the FAISS guidelines):
   measured recall is kept with the index.
 
 A filtered search (a metadata filter: the allowed chunk ids) on an IVF index probes more
-lists the fewer chunks the filter allows: ``nprobe / selectivity``, capped at every list. A
-filter that keeps a fraction ``s`` of the chunks then sees about as many allowed chunks as an
-unfiltered search sees chunks, and below ``s = nprobe / nlist`` it probes every list, which is
-exact search over the allowed subset: FAISS checks membership (a bitmap) before it computes a
-distance, so that costs one bit test per chunk and one dot product per allowed chunk.
+lists the fewer chunks the filter allows: ``nprobe / selectivity**2``, capped at every list.
+Probing ``nprobe / s`` lists (as many allowed chunks as an unfiltered search sees) is not
+enough: the 10 nearest allowed chunks are as far out as the ``10 / s`` nearest of all. On
+synthetic vectors at 100,000 chunks (nprobe 8 of 1,264 lists) a filter keeping 10% needed
+512 lists for recall@10 0.98 against exact filtered search (80 lists gave 0.87), 25% needed
+32-64. Below ``s = sqrt(nprobe / nlist)`` every list is probed: exact search over the allowed
+subset. FAISS tests membership (a bitmap) before it computes a distance, so that costs one
+bit test per chunk and one dot product per allowed chunk.
 
 The index is written atomically (serialised to bytes, then temp file + fsync + rename),
 because ``faiss.write_index`` truncates in place and a kill during it leaves a torn file.
@@ -199,12 +202,12 @@ def id_selector(allowed: np.ndarray) -> faiss.IDSelector:
 
 
 def filtered_nprobe(nprobe: int, nlist: int, total: int, allowed: np.ndarray | None) -> int:
-    """Lists to probe: ``nprobe`` unfiltered; ``nprobe / selectivity`` under a filter, at most
-    every list (then the search is exact over the allowed chunks)."""
+    """Lists to probe: ``nprobe`` unfiltered; ``nprobe / selectivity**2`` under a filter, at
+    most every list (then the search is exact over the allowed chunks). See the module doc."""
     if allowed is None or total == 0:
         return min(nprobe, nlist)
-    selectivity = max(len(allowed), 1) / total
-    return int(min(nlist, np.ceil(nprobe / selectivity)))
+    selectivity = min(1.0, max(len(allowed), 1) / total)
+    return int(min(nlist, np.ceil(nprobe / selectivity**2)))
 
 
 def kind_of(raw: faiss.Index) -> str:

@@ -86,12 +86,21 @@ def test_search_explains_each_hit_word_by_word_when_asked() -> None:
     at.text_input(key="search_query").input("bats that hunt insects at night").run()
     assert not at.exception
     assert len(at.expander) == 10
-    assert [box.label for box in at.expander[:2]] == [
-        "Why #1 matched, word by word",
-        "Why #2 matched, word by word",
-    ]
+    labels = [box.label for box in at.expander[:2]]
+    assert all(
+        re.fullmatch(
+            r"Why #\d matched: (its cosine [\d.]+|the cosine of this passage), split word by word",
+            x,
+        )
+        for x in labels
+    )
     score, sums, why = why_of(at.expander[0])  # the first is open and explained at once
     assert len(sums) == 2 and all(abs(x - score) <= 1e-4 for x in sums)
+    named = re.search(r"its cosine ([\d.]+)", labels[0])
+    assert named and abs(float(named.group(1)) - score) <= 1e-3  # it splits the number it names
+    card = next(h.value for h in at.html if 'class="hit"' in h.value)
+    assert re.search(r"fused [\d.]+</span>", card) and "cosine scaled" in card
+    assert f"cosine {named.group(1)} (rank" in card and "BM25 " in card
     assert "\n" not in why and 'title="' in why
     assert not at.expander[1].html  # closed: nothing computed
     at.session_state["search_why_2"] = True  # the person opens #2
@@ -101,6 +110,32 @@ def test_search_explains_each_hit_word_by_word_when_asked() -> None:
     assert all(abs(x - score_2) <= 1e-4 for x in sums_2)
     at.toggle(key="search_why").set_value(False).run()
     assert not at.expander
+
+
+def test_keyword_mode_explains_the_bm25_score_by_query_word() -> None:
+    at = run_page("pages/1_Search.py")
+    at.radio(key="search_mode").set_value("keyword")
+    at.text_input(key="search_query").input("snakes swallow prey").run()
+    assert not at.exception
+    cards = [h.value for h in at.html if 'class="hit"' in h.value]
+    assert cards and all("cosine" not in c for c in cards)
+    shown = float(re.search(r"BM25 ([\d.]+)</span>", cards[0]).group(1))
+    label = at.expander[0].label
+    named = float(re.search(r"its BM25 ([\d.]+), split by query word", label).group(1))
+    assert named == shown
+    why = at.expander[0].html[0].value
+    adds = [float(x) for x in re.findall(r"<td class='num'>([\d.e-]+)</td></tr>", why)]
+    assert adds and abs(sum(adds) - shown) <= 0.02 * len(adds)
+    assert "<b>" in cards[0]  # the matched words are marked in the passage
+
+
+def test_weight_slider_moves_hybrid_toward_dense() -> None:
+    at = run_page("pages/1_Search.py")
+    at.text_input(key="search_query").input("a large snake").run()
+    at.slider(key="search_weight").set_value(1.0).run()
+    assert not at.exception
+    card = next(h.value for h in at.html if 'class="hit"' in h.value)
+    assert "1.00 × cosine scaled + 0.00 × BM25 scaled" in card
 
 
 def test_search_filter_keeps_only_that_topic() -> None:
