@@ -161,13 +161,16 @@ def keyword_hit(rank: int, score: float, row: ChunkRow) -> Hit:
     )
 
 
-def term_scores(store: Store, query: str, doc_id: str, ordinal: int) -> tuple[TermScore, ...]:
+def term_scores(
+    store: Store, query: str, doc_id: str, ordinal: int, terms: list[Term] | None = None
+) -> tuple[TermScore, ...]:
     """Split the BM25 score of chunk ``ordinal`` of ``doc_id`` by query word (exact: the
     score is their sum).
 
     Each word's addend, idf, count in the chunk and the spans of the tokens FTS5 matched
     (its own stemming), best first; words absent from the chunk score 0 and are left out.
     A chunk holding the marker characters themselves gets no spans (its scores stand).
+    ``terms`` are :func:`query_terms` of ``query``, when already known.
     """
     found = store.db.execute(
         "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.doc"
@@ -179,7 +182,7 @@ def term_scores(store: Store, query: str, doc_id: str, ordinal: int) -> tuple[Te
     chunk_id, text = found
     markable = OPEN not in text and CLOSE not in text
     out = []
-    for term in query_terms(store, query):
+    for term in query_terms(store, query) if terms is None else terms:
         row = store.db.execute(
             "SELECT -bm25(chunks_fts), highlight(chunks_fts, 0, ?, ?) FROM chunks_fts"
             " WHERE chunks_fts MATCH ? AND rowid = ?",

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.model.embedder import Embedder
-from core.search.bm25 import keyword_documents, term_scores
+from core.search.bm25 import Term, keyword_documents, query_terms, term_scores
 from core.search.dense import search_vectors
 from core.search.fusion import DEFAULT_WEIGHT, FUSION_POOL, candidates, fuse
 from core.search.hits import Hit, SearchResult, check_k
@@ -48,18 +48,20 @@ def search(
     vector = embedder.encode_query(query)
     encoded = time.perf_counter()
     hits = search_many(collection, [query], vector[None, :], k, where, mode, weight)[0]
-    hits = [with_term_scores(collection, query, hit) for hit in hits]
+    if mode != "dense":
+        terms = query_terms(collection.store, query)
+        hits = [with_term_scores(collection, query, hit, terms) for hit in hits]
     done = time.perf_counter()
     encode_ms, search_ms = (encoded - started) * 1e3, (done - encoded) * 1e3
     return SearchResult(query, hits, encode_ms, search_ms, vector, mode)
 
 
-def with_term_scores(collection: Collection, query: str, hit: Hit) -> Hit:
+def with_term_scores(collection: Collection, query: str, hit: Hit, terms: list[Term]) -> Hit:
     """``hit`` with its BM25 score split by query word (for a hit with a BM25 chunk)."""
     if not hit.keyword_score or hit.keyword_chunk is None:
         return hit
-    terms = term_scores(collection.store, query, hit.doc_id, hit.keyword_chunk)
-    return replace(hit, keyword_terms=terms)
+    parts = term_scores(collection.store, query, hit.doc_id, hit.keyword_chunk, terms)
+    return replace(hit, keyword_terms=parts)
 
 
 def check_mode(mode: str) -> str:
