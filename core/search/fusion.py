@@ -8,8 +8,10 @@ candidates (min-max) and the fused score is ``w * cosine scaled + (1 - w) * BM25
 ``w`` the weight of meaning. A hit keeps both raw scores, its rank in each ranking (``None``
 past the pool) and the formula with its numbers.
 
-Measured on SciFact's train claims (``python -m measure eval scifact``), see
-:data:`DEFAULT_WEIGHT`.
+Measured on SciFact's train claims (809, ``python -m measure eval scifact``), nDCG@10 by the
+weight of meaning: 0.0 (BM25 alone) 69.47, 0.2 71.22, 0.3 72.20, 0.4 72.85, 0.5 73.23,
+**0.6 73.42**, 0.7 73.20, 0.8 72.09, 1.0 (cosine alone) 66.87; reciprocal rank fusion (k=60)
+over the same candidates 71.33. So the weight is 0.6.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from core.search.hits import Hit
 from core.storage.collection import Collection
 
 FUSION_POOL = 100
-DEFAULT_WEIGHT = 0.5
+DEFAULT_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
