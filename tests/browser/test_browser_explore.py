@@ -6,53 +6,20 @@ builds the demo collection, draws its map, then places a typed query among its n
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
+from measure.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("EMBEDLAB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CHART = ".vega-embed canvas, .vega-embed svg"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_listening(port: int, proc: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("streamlit did not start")
 
 
 HOSTILE = [
@@ -72,26 +39,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[
     from core.ingest.pipeline import ingest_documents
     from core.storage.collection import Collection
 
-    port = free_port()
     data = tmp_path_factory.mktemp("explore") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EMBEDLAB_DATA_DIR", str(data))
         hostile = Collection("hostile", real_embedder.info, create=True)
         docs = [Document(i, text, "t", title, {"kind": "<i>x</i>"}) for i, title, text in HOSTILE]
         ingest_documents(hostile, real_embedder, docs)
-    env = dict(os.environ, EMBEDLAB_DATA_DIR=str(data))
-    log = (tmp_path_factory.mktemp("explore-log") / "streamlit.log").open("w")
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    command += ["--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_listening(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+    with streamlit_server(data) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="module")
