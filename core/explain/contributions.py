@@ -41,18 +41,17 @@ def token_vectors(
 ) -> list[tuple[tuple[str, ...], np.ndarray]]:
     """Each text's word pieces and last-layer token vectors (T, D), exactly as pooled.
 
-    The vectors come from the Embedder's own pipeline (same truncation to the model window),
-    so their mean, scaled to length 1, is the text's search vector.
+    The vectors come from the Embedder's own encoder (torch fp32 or int8 ONNX, whichever
+    built the collection) with the same truncation to the model window, so their mean,
+    scaled to length 1, is the text's search vector.
     """
-    vectors = embedder.model.encode(
-        list(texts), output_value="token_embeddings", batch_size=embedder.batch_size
-    )
+    vectors = embedder.token_vectors(texts)
     limit = int(embedder.model.max_seq_length)
     out = []
     for text, tensor in zip(texts, vectors, strict=True):
         ids = embedder.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
         pieces = tuple(embedder.tokenizer.convert_ids_to_tokens(ids))
-        array = tensor.float().numpy()  # (T, D)
+        array = np.asarray(tensor, dtype=np.float32)  # (T, D)
         if len(pieces) != len(array):
             raise InputError("The tokenizer and the model disagree on this text's length.")
         out.append((pieces, array))

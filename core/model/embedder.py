@@ -6,6 +6,7 @@ command line makes one. Vectors are float32 and L2-normalised, so inner product 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -126,17 +127,37 @@ class Embedder:
             ) from None
         self.model.eval()
         thread_safe_tokenizer(self.model.tokenizer)
+        self._bulk_nice = bulk_nice
+        self._start_encoder()
+
+    def _start_encoder(self) -> None:
+        """Fresh per-encoder state: the recent-vector memory, the bulk worker, the int8
+        session (exported on first use). The SentenceTransformer stays for the tokenizer, the
+        torch encoder and the teaching pages."""
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
         self.recent_hits = 0
-        self._bulk_nice = bulk_nice
         self._bulk: ThreadPoolExecutor | None = None
         self._bulk_lock = threading.Lock()
         self._onnx = None
-        if self.encoder == "onnx-int8":  # the SentenceTransformer stays for tokenizer & pages
+        if self.encoder == "onnx-int8":
             from core.model.onnx_encoder import OnnxEncoder
 
             self._onnx = OnnxEncoder(self.model, self.fingerprint, self.threads)
+
+    def with_encoder(self, encoder: str) -> Embedder:
+        """This model with ``encoder``: the loaded weights are shared, not loaded again.
+
+        Raises:
+            ModelNotFoundError: if the encoder is unknown or cannot be exported.
+        """
+        name = _encoder_name(encoder)
+        if name == self.encoder:
+            return self
+        twin = copy.copy(self)
+        twin.encoder = name
+        twin._start_encoder()
+        return twin
 
     @property
     def dimension(self) -> int:
@@ -245,6 +266,22 @@ class Embedder:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         return np.stack([known[t] for t in texts])
+
+    def token_vectors(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's last-layer token vectors (T, D) from this embedder's own encoder.
+
+        Their mean, scaled to length 1, is the text's vector from :meth:`encode` (to float
+        rounding): the int8 encoder gives its own token vectors, not fp32 ones, so a score
+        split into token parts adds up to the score a search shows with either encoder.
+        """
+        if not texts:
+            return []
+        if self._onnx is not None:
+            return self._onnx.token_vectors(texts)
+        runs = self.model.encode(
+            list(texts), output_value="token_embeddings", batch_size=self.batch_size
+        )
+        return [run.float().numpy() for run in runs]
 
     def encode_query(self, query: str) -> np.ndarray:
         """Embed one query -> (dimension,) float32.

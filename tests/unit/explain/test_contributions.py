@@ -55,3 +55,41 @@ def test_snake_words_carry_the_snake_match(real_embedder) -> None:
     assert parts["snake"] > parts["rather"]
     with pytest.raises(InputError):
         hit_contributions(real_embedder, "  ", DOCS)
+
+
+@pytest.fixture(scope="module")
+def both_encoders(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The real model with each encoder; the int8 one shares the torch one's loaded model."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path_factory.mktemp("int8-export")))
+        int8 = real_embedder.with_encoder("onnx-int8")
+    return {"torch": real_embedder, "onnx-int8": int8}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoder", ["torch", "onnx-int8"])
+def test_split_adds_up_to_the_score_a_search_shows(both_encoders: dict, encoder: str) -> None:
+    """Ingest with one encoder, search, explain: the token parts sum to the hit's score and
+    the highlighted sentence's score is that encoder's cosine, whichever encoder it is."""
+    from core.documents.readers import from_text
+    from core.ingest.pipeline import ingest_documents
+    from core.search.highlight import explain
+    from core.search.query import search
+    from core.storage.collection import Collection, built_encoder
+
+    embedder = both_encoders[encoder]
+    texts = [*DOCS, "Cobras raise their hoods. Mice hide from them at night."]
+    collection = Collection(f"why-{encoder}", embedder.info, create=True)
+    ingest_documents(collection, embedder, [from_text(t, f"doc{i}") for i, t in enumerate(texts)])
+    assert built_encoder(collection.name) == encoder
+    result = search(collection, embedder, QUERY, k=len(texts), mode="dense")
+    assert len(result.hits) == len(texts)
+    reasons = explain(embedder, QUERY, result.vector, [hit.text for hit in result.hits])
+    for hit, reason in zip(result.hits, reasons, strict=True):
+        found = hit_contributions(embedder, QUERY, [hit.text])[0]
+        assert found.score == pytest.approx(hit.score, abs=1e-4)
+        assert float(found.doc_contribs.sum()) == pytest.approx(hit.score, abs=1e-4)
+        assert float(found.query_contribs.sum()) == pytest.approx(hit.score, abs=1e-4)
+        lo, hi = reason.sentence
+        alone = float(embedder.encode([hit.text[lo:hi]])[0] @ embedder.encode_query(QUERY))
+        assert reason.sentence_score == pytest.approx(alone, abs=1e-4)
