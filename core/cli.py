@@ -82,13 +82,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _embedder():
+def _embedder(collection: str | None = None):
+    """The model; for an existing ``collection``, with the encoder that built it (queries,
+    additions and deletions use it), else the one for new collections (EMBEDLAB_ENCODER)."""
     from core.model.embedder import Embedder
+    from core.storage.collection import built_encoder
 
-    return Embedder()
+    return Embedder(encoder=built_encoder(collection) if collection else None)
 
 
 def _progress(label: str) -> Callable[[int, int], None]:
+    """A documents/s bar. It starts at the first call (``progress(0, total)``, made as the
+    embedding starts), so its rate counts embedded documents, not reading or model loading."""
     from tqdm import tqdm
 
     bar = None
@@ -96,7 +101,7 @@ def _progress(label: str) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=label, unit="doc", file=sys.stderr)
+            bar = tqdm(total=total, desc=label, unit="doc", file=sys.stderr, smoothing=0)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
@@ -116,7 +121,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"skipped {problem.source}: {problem.reason}", file=sys.stderr)
     if not loaded.documents:
         raise InputError("Nothing to ingest: no readable documents in the given paths.")
-    embedder = _embedder()
+    embedder = _embedder(args.collection)
     collection = Collection(args.collection, embedder.info, create=True)
     progress = _report_commits(_progress("embedding"))
     report = ingest_documents(collection, embedder, loaded.documents, progress)
@@ -138,7 +143,8 @@ def _report_commits(update: Callable[[int, int], None]) -> Callable[[int, int], 
 
     def report(done: int, total: int) -> None:
         update(done, total)
-        print(f"committed {done}", flush=True)
+        if done:  # the first call, 0, only starts the bar
+            print(f"committed {done}", flush=True)
 
     return report
 
@@ -173,7 +179,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     args.weight = check_weight(DEFAULT_WEIGHT if args.weight is None else args.weight)
     where = _parse_where(args.where)
-    embedder = _embedder()
+    embedder = _embedder(args.collection)
     collection = Collection(args.collection, embedder.info)
     if args.queries:
         return _search_file(collection, embedder, args, where, sys.stdout)
@@ -288,7 +294,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         return 0
     from core.storage.collection import Collection
 
-    collection = Collection(args.name, _embedder().info)
+    collection = Collection(args.name, _embedder(args.name).info)
     deleted = collection.remove_documents(args.documents)
     asked = len(set(args.documents))
     missing = f"; {asked - deleted.documents} not found" if deleted.documents < asked else ""
@@ -304,7 +310,7 @@ def cmd_builtin(args: argparse.Namespace) -> int:
 
     build = builtin.ensure_demo if args.command == "demo" else builtin.build_stdlib
     name = config.DEMO_COLLECTION if args.command == "demo" else config.STDLIB_COLLECTION
-    report = build(_embedder(), _progress(name))
+    report = build(_embedder(name), _progress(name))
     print(f"{name}: {report.summary()}" if report else f"{name}: already up to date")
     return 0
 

@@ -59,10 +59,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     """``export --collection NAME --format projector OUT_DIR``."""
     from core.model.embedder import Embedder
-    from core.storage.collection import Collection
+    from core.storage.collection import Collection, built_encoder
     from core.storage.export import export_projector
 
-    collection = Collection(args.collection, Embedder().info)
+    collection = Collection(args.collection, Embedder(encoder=built_encoder(args.collection)).info)
     done = export_projector(collection, args.out_dir)
     print(
         f"{args.collection}: {done.rows:,} vectors of {done.dimension} dimensions -> "

@@ -79,7 +79,7 @@ if not query.strip():
 st.query_params.update({"q": query, "collection": name})
 where = (field, value) if value is not None else None
 try:
-    model = resources.embedder()
+    model = resources.collection_embedder(name)
     result = search(collection, model, query, k, where, mode, weight)
     reasons = components.card_reasons(model, result)
 except LabError as exc:
@@ -121,7 +121,7 @@ for hit, reason in zip(result.hits, reasons, strict=True):
     elif box.open:
         with box:
             try:
-                part = resources.match_reasons(query, (hit.text,))[0]
+                part = resources.match_reasons(query, (hit.text,), model.encoder)[0]
             except LabError as exc:
                 components.show_error(exc)
                 continue

@@ -92,7 +92,7 @@ query = st.text_input(
 view = None
 if query.strip():
     try:
-        view = query_view(collection, resources.embedder(), projection, query, k)
+        view = query_view(collection, resources.collection_embedder(name), projection, query, k)
     except LabError as exc:
         components.show_error(exc)
 state = {"collection": name, "method": method, "seed": str(seed), "colour": colour}

@@ -25,8 +25,9 @@ st.title("Words in context")
 st.caption(
     "A word piece enters the model as the same vector in every sentence. Each of the six "
     "layers rewrites it using the other words (attention) and a small per-token network "
-    "(feed-forward), until it carries its meaning in this context. Same model as search."
+    "(feed-forward), until it carries its meaning in this context."
 )
+components.teaching_model_note()
 resources.ensure_demo()
 
 

@@ -13,6 +13,7 @@ st.caption(
     "is an encoder: it reads the whole text at once, every word seeing every other word, and "
     "outputs one vector per token. It has no next-token head, so it cannot write text."
 )
+components.teaching_model_note()
 
 text = st.text_input(
     "Your sentence", "The bank raised its interest rates.", key="hiw_text", max_chars=500

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Tests (and the apps they start) run the torch encoder unless they choose onnx-int8: its
+# export lives in each test's private data dir and would be made again for every test.
+os.environ.setdefault("EMBEDLAB_ENCODER", "torch")
 
 from tiny_model import build_tiny_model
 

@@ -78,6 +78,34 @@ def show_table(frame: Any, formats: dict[str, str] | None = None) -> None:
     show_html(markup.html_table(frame, formats))
 
 
+ENCODER_LABELS = {
+    "onnx-int8": "int8 ONNX Runtime (fast)",
+    "torch": "fp32 torch (sentence-transformers)",
+}
+
+
+def pick_encoder(key: str) -> str:
+    """The encoder for a new collection (an existing one keeps the encoder that built it)."""
+    choices = list(config.ENCODERS)
+    return st.selectbox(
+        "Encoder for a new collection",
+        choices,
+        index=choices.index(config.encoder_name()),
+        format_func=lambda name: ENCODER_LABELS.get(name, name),
+        key=key,
+        help="An existing collection is always searched and extended with the encoder that "
+        "built it (the table above says which).",
+    )
+
+
+def teaching_model_note() -> None:
+    """One line on the teaching pages: they show the fp32 torch model, whatever the encoder."""
+    st.caption(
+        "This page runs the fp32 torch model; search may use its int8 copy (same weights), "
+        "which gives vectors within about 0.01 in cosine."
+    )
+
+
 def pick_collection(key: str, label: str = "Collection") -> str | None:
     """A collection selector whose default comes from the URL (``?collection=``)."""
     try:

@@ -24,12 +24,31 @@ from core.storage import export
 from core.storage.collection import Collection
 
 
+def embedder(encoder: str | None = None) -> Embedder:
+    """The process-wide model with ``encoder`` (default: the one for new collections)."""
+    return _embedder(encoder or config.encoder_name())
+
+
+def collection_embedder(name: str) -> Embedder:
+    """The model with the encoder that built collection ``name``: its queries, additions and
+    explanations use it (a new collection gets the default)."""
+    return embedder(core_collections.built_encoder(name))
+
+
 @st.cache_resource(show_spinner="Loading the model…")
-def embedder() -> Embedder:
-    """The process-wide embedding model, warmed up so the first search is not slow."""
+def _embedder(encoder: str) -> Embedder:
+    """One Embedder per encoder, all sharing one loaded model, warmed up so the first search
+    is not slow."""
+    model = _loaded().with_encoder(encoder)
+    model.encode(["warm up"])
+    return model
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def _loaded() -> Embedder:
+    """The model, loaded once per process (the default encoder's Embedder)."""
     # sessions share the cores; an upload's embedding yields them to searches
     model = Embedder(threads=config.server_threads(), bulk_nice=config.SERVER_BULK_NICE)
-    model.encode(["warm up"])
     # torch, transformers and the model are a few million long-lived objects; every full
     # garbage collection would walk them all while holding the GIL (some 0.1-0.3 s, during
     # which no session's script runs). Freezing moves what exists now out of the collector's
@@ -40,8 +59,8 @@ def embedder() -> Embedder:
 
 @st.cache_resource(show_spinner=False)
 def collection(name: str) -> Collection:
-    """An open collection, shared by every session."""
-    return Collection(name, embedder().info)
+    """An open collection, shared by every session, with the encoder that built it."""
+    return Collection(name, collection_embedder(name).info)
 
 
 def forget_collection(name: str) -> None:
@@ -70,7 +89,7 @@ def ensure_demo() -> None:
     with state["lock"]:
         if state["ready"]:
             return
-        model = embedder()
+        model = collection_embedder(config.DEMO_COLLECTION)  # a demo built before keeps its own
         docs = builtin.demo_documents()
         if config.read_only():
             pass  # a read-only deployment serves the collections it was given, as they are
@@ -173,11 +192,12 @@ def walk_through(text: str):
 
 
 @st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)
-def match_reasons(query: str, texts: tuple[str, ...]):
-    """Per-token contributions to each text's cosine with the query (``hit_contributions``)."""
+def match_reasons(query: str, texts: tuple[str, ...], encoder: str):
+    """Per-token contributions to each text's cosine with the query (``hit_contributions``),
+    from ``encoder``'s token vectors: the encoder that built the collection searched."""
     from core.explain import contributions
 
-    return contributions.hit_contributions(embedder(), query, texts)
+    return contributions.hit_contributions(embedder(encoder), query, texts)
 
 
 # The causal model (Next token page; beside the encoder on How it works and Context). It loads

@@ -83,6 +83,8 @@ def ingest_documents(
     report = IngestReport()
     todo = select_new(collection, documents, report)
     done = 0
+    if progress and todo:
+        progress(0, len(todo))  # embedding starts now (a bar's rate counts from here)
     for start in range(0, len(todo), batch_size):
         batch = todo[start : start + batch_size]
         report.chunks += _ingest_batch(collection, embedder, batch)

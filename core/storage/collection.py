@@ -362,6 +362,24 @@ def _info(name: str, path: Path, store: Store) -> CollectionInfo:
     )
 
 
+def built_encoder(name: str) -> str | None:
+    """The encoder that built collection ``name`` ("torch" or "onnx-int8"), read from its
+    store; None if there is no such collection or it holds no vectors yet.
+
+    A collection is searched, extended and explained with that encoder, whatever
+    ``EMBEDLAB_ENCODER`` says: it names the encoder of new collections only.
+    """
+    path = collection_path(name)
+    if not (path / DB_FILE).is_file():
+        return None
+    store = Store(path / DB_FILE, read_only=config.read_only())
+    try:
+        stored = store.get_meta("model")
+    finally:
+        store.close()
+    return json.loads(stored).get("encoder", "torch") if stored else None
+
+
 def list_collections() -> list[CollectionInfo]:
     """Every collection in the data dir, by name. Damaged ones are logged and skipped."""
     out: list[CollectionInfo] = []

@@ -22,13 +22,14 @@ from ui import components, resources
 
 
 def table(infos: Sequence[Any]) -> None:
-    """Every collection with its counts, model, index, recall and size."""
+    """Every collection with its counts, model, encoder, index, recall and size."""
     frame = pd.DataFrame(
         {
             "name": [i.name for i in infos],
             "documents": [i.documents for i in infos],
             "chunks": [i.chunks for i in infos],
             "model": [i.model for i in infos],
+            "encoder": [i.encoder for i in infos],
             "index": [i.index for i in infos],
             "recall@10": [i.recall_at_10 for i in infos],
             "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
@@ -70,15 +71,18 @@ def read_uploads(files: Sequence[Any], fields: FieldSpec) -> tuple[list, list[Pr
     return docs, problems
 
 
-def run_ingest(tab: str, name: str, documents: list, problems: list[Problem]) -> None:
-    """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome."""
+def run_ingest(tab: str, name: str, documents: list, problems: list[Problem], encoder: str) -> None:
+    """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome.
+
+    A new collection is built with ``encoder``; an existing one with the encoder that built it.
+    """
     skipped = [("warning", f"Skipped {p.source}: {p.reason}") for p in problems]
     for kind, text in skipped:
         components.say(kind, text)
     if not documents:
         st.error("Nothing to add: no readable documents.")
         return
-    model = resources.embedder()
+    model = resources.collection_embedder(name) if exists(name) else resources.embedder(encoder)
     try:
         check_document_count(len(documents))  # all files together, before anything is made
         target = (

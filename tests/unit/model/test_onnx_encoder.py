@@ -59,15 +59,24 @@ def test_unknown_encoder_is_a_clear_error(
         Embedder(str(tiny_model_dir), encoder="int4")
 
 
-def test_token_batches_hold_every_text_once_within_the_budget() -> None:
-    lengths = [5, 300, 17, 17, 64, 1, 128, 90, 250, 3]
-    batches = onnx_encoder.token_batches(lengths, 256)
-    flat = np.concatenate(batches)
-    assert sorted(flat.tolist()) == list(range(len(lengths)))
-    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
-    for batch in batches:
-        width = max(lengths[i] for i in batch)
-        assert len(batch) == 1 or len(batch) * width <= 256
+def test_int8_vector_of_a_text_does_not_depend_on_its_neighbours(tiny_model_dir: Path) -> None:
+    # int8 activations get one scale per call: batched, a text's vector moved with the texts
+    # beside it (up to 0.01 in cosine on the real model), and explanations could not add up
+    embedder = Embedder(str(tiny_model_dir), encoder="onnx-int8")
+    together = embedder.encode(SENTENCES)
+    alone = np.stack([embedder.encode([text])[0] for text in SENTENCES])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(embedder.encode_query(SENTENCES[0]), alone[0])
+    pooled = [onnx_encoder.pool(t) for t in embedder.token_vectors(SENTENCES)]
+    np.testing.assert_allclose(np.stack(pooled), together, atol=1e-6)
+
+
+def test_with_encoder_shares_the_model(tiny_model_dir: Path, tiny_embedder: Embedder) -> None:
+    twin = tiny_embedder.with_encoder("onnx-int8")
+    assert twin.model is tiny_embedder.model and twin.encoder == "onnx-int8"
+    assert tiny_embedder.encoder == "torch" and tiny_embedder.with_encoder("torch") is tiny_embedder
+    expected = Embedder(str(tiny_model_dir), encoder="onnx-int8").encode(SENTENCES)
+    np.testing.assert_array_equal(twin.encode(SENTENCES), expected)
 
 
 def test_env_selects_onnx_int8_on_the_tiny_model(
@@ -164,3 +173,28 @@ def test_real_export_is_reused(
     again = Embedder(encoder="onnx-int8")
     assert model_file.stat().st_mtime_ns == before
     np.testing.assert_allclose(again.encode(SENTENCES), int8_embedder.encode(SENTENCES), atol=1e-6)
+
+
+def test_cli_uses_the_encoder_that_built_each_collection(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from core import cli
+    from core.storage.collection import built_encoder
+
+    monkeypatch.setenv("EMBEDLAB_MODEL", str(tiny_model_dir))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Penguins huddle in winter.")
+    monkeypatch.setenv("EMBEDLAB_ENCODER", "torch")
+    assert built_encoder("old") is None
+    assert cli.main(["ingest", str(notes), "--collection", "old"]) == 0
+    monkeypatch.setenv("EMBEDLAB_ENCODER", "onnx-int8")  # the default changed since
+    assert cli.main(["ingest", str(notes), "--collection", "new"]) == 0
+    assert (built_encoder("old"), built_encoder("new")) == ("torch", "onnx-int8")
+    capsys.readouterr()
+    for name in ("old", "new"):  # each searched with its own encoder: no mismatch refusal
+        assert cli.main(["search", "penguins", "--collection", name, "--json"]) == 0
+        hits = json.loads(capsys.readouterr().out)["hits"]
+        assert [hit["doc_id"] for hit in hits] == [hits[0]["doc_id"]] and len(hits) == 1
+    notes.write_text("Penguins huddle in winter.\n\nKrill swarm in summer.")
+    assert cli.main(["ingest", str(notes), "--collection", "old"]) == 0  # extended, still torch
+    assert built_encoder("old") == "torch"

@@ -413,7 +413,7 @@ def test_small_batches_and_progress(tiny_embedder) -> None:
         progress=lambda a, b: seen.append((a, b)),
         batch_size=4,
     )
-    assert seen == [(4, 10), (8, 10), (10, 10)]
+    assert seen == [(0, 10), (4, 10), (8, 10), (10, 10)]  # 0: embedding starts
     assert report.added == 10
     assert index_ids(collection) == sqlite_chunk_ids(collection.path)
 
