@@ -4,8 +4,7 @@
   answer the train claims with ``python -m core search --queries --json``, score nDCG@10 and
   Recall@100; beside it, plain sentence-transformers encode + exact numpy cosine search.
 - ``eval stsb``: Spearman of the project's embeddings on STS-B dev, beside plain encode.
-- ``bench``: ingest throughput versus plain ``SentenceTransformer.encode`` on the same
-  documents, and query latency percentiles on the demo collection.
+- ``bench``'s ingest and query latency figures live in ``measure.ingest``.
 """
 
 from __future__ import annotations
@@ -162,71 +161,6 @@ def _score(label: str, run: dict, qrels: dict) -> dict[str, float]:
     return {
         f"{label}_ndcg@10": round(100 * evaluation.ndcg_at_k(run, qrels, 10), 2),
         f"{label}_recall@100": round(100 * evaluation.recall_at_k(run, qrels, 100), 2),
-    }
-
-
-def run_bench(documents: int = 2000, queries: int = 200) -> dict[str, Any]:
-    """Ingest throughput vs plain encode, and query latency on the demo collection."""
-    from core.model.embedder import Embedder
-
-    embedder = Embedder()
-    texts = _fitting_texts(embedder, documents)
-    out: dict[str, Any] = {"documents": len(texts), "threads": config.threads()}
-    plain = evaluation._load_sentence_transformer(embedder.name)
-    plain.encode(texts[:64], normalize_embeddings=True)
-    started = time.perf_counter()
-    plain.encode(texts, batch_size=32, normalize_embeddings=True)
-    plain_rate = len(texts) / (time.perf_counter() - started)
-    ours_rate = _ingest_rate(embedder, texts)
-    out.update(
-        plain_encode_docs_per_s=round(plain_rate, 1),
-        ingest_docs_per_s=round(ours_rate, 1),
-        ingest_vs_plain=round(ours_rate / plain_rate, 3),
-    )
-    out.update(_latency(embedder, queries))
-    return out
-
-
-def _fitting_texts(embedder: Any, limit: int) -> list[str]:
-    """SciFact abstracts that fit the model window (the fair case for a throughput ratio)."""
-    data = evaluation.load_beir(evaluation.default_eval_dir() / "scifact", "train")
-    texts = [evaluation.doc_text(d) for d in data.corpus.values()]
-    lengths = embedder.tokenizer(texts, add_special_tokens=False)["input_ids"]
-    return [t for t, ids in zip(texts, lengths, strict=True) if len(ids) <= embedder.max_tokens][
-        :limit
-    ]
-
-
-def _ingest_rate(embedder: Any, texts: list[str]) -> float:
-    from core.documents.readers import Document
-    from core.ingest.pipeline import ingest_documents
-    from core.storage.collection import Collection
-
-    docs = [Document(f"d{i}", t, "bench") for i, t in enumerate(texts)]
-    with tempfile.TemporaryDirectory() as tmp, temporary_data_dir(Path(tmp)):
-        collection = Collection("bench", embedder.info, create=True)
-        started = time.perf_counter()
-        ingest_documents(collection, embedder, docs)
-        return len(docs) / (time.perf_counter() - started)
-
-
-def _latency(embedder: Any, count: int) -> dict[str, float]:
-    """End-to-end query latency (encode + search + fetch) on the demo collection."""
-    from core.ingest import builtin
-    from core.search.query import search
-    from core.storage.collection import Collection
-
-    with tempfile.TemporaryDirectory() as tmp, temporary_data_dir(Path(tmp)):
-        builtin.ensure_demo(embedder)
-        collection = Collection(config.DEMO_COLLECTION, embedder.info)
-        docs = builtin.demo_documents()
-        questions = [" ".join(d.text.split()[:8]) for d in docs[:count]]
-        search(collection, embedder, questions[0])
-        times = [search(collection, embedder, q).latency_ms for q in questions]
-    return {
-        "demo_queries": len(times),
-        "demo_query_p50_ms": round(float(np.percentile(times, 50)), 2),
-        "demo_query_p95_ms": round(float(np.percentile(times, 95)), 2),
     }
 
 

@@ -8,7 +8,8 @@ average is recorded at the start and at the end; read the ratios, not the absolu
 Sections (``--quick`` in brackets, under 3 minutes on 2 cores):
 
 - encode: plain vs our torch path vs onnx-int8 on SciFact abstracts (800 docs [256]);
-- ingest: chunk + encode + SQLite + index vs plain encode (500 docs [128]), demo query latency;
+- ingest: whole-process ``core ingest`` per encoder vs plain encode, short texts and abstracts
+  (500 each [128]), demo query latency per encoder (see measure/ingest.py);
 - scale: query p50/p95, recall@10, build time, memory at 10k, 100k, 1M chunks [10k, 100k]
   (synthetic vectors, real SQLite + FAISS + search code);
 - filtered: recall@10 against exact filtered search and p50/p95 for filters keeping 10%,
@@ -73,9 +74,10 @@ def run_all(
         progress: called with each section's name as it starts.
     """
     from core.model.embedder import Embedder
-    from measure.bench import run_bench, run_eval
+    from measure.bench import run_eval
     from measure.encoders import bench_encoders
     from measure.filtered import bench_filtered, bench_keyword
+    from measure.ingest import bench_ingest
     from measure.projections import bench_projection
     from measure.scale import bench_scale
 
@@ -90,8 +92,8 @@ def run_all(
     }
     say("encode: plain sentence-transformers vs ours vs onnx-int8")
     figures["encode"] = bench_encoders(plan["encode_docs"], plan["encode_passes"], quality=False)
-    say("ingest and demo query latency")
-    figures["ingest"] = run_bench(plan["ingest_docs"], plan["demo_queries"])
+    say("whole-process ingest per encoder vs plain encode, demo query latency")
+    figures["ingest"] = bench_ingest(plan["ingest_docs"], plan["demo_queries"])
     say(f"query latency at {', '.join(f'{n:,}' for n in plan['scale'])} chunks")
     figures["scale"] = bench_scale(Embedder(encoder="torch"), plan["scale"])
     say("filtered search against exact filtered search; keyword ranking against brute force")
@@ -129,21 +131,26 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 )
             )
     ing = figures.get("ingest", {})
-    if ing:
+    for texts in ("short", "abstracts"):
+        for key, label in (("onnx_int8", "onnx-int8"), ("torch", "torch fp32")):
+            if f"{texts}_ingest_{key}_s" in ing:
+                out.append(
+                    (
+                        f"whole-process ingest s, {ing['documents']} {texts}, {label}",
+                        f"{ing[f'{texts}_ingest_{key}_s']:.1f}",
+                        f"plain ST encode {ing[f'{texts}_plain_encode_s']:.1f}",
+                        f"{ing[f'{texts}_ingest_{key}_vs_plain']:.2f}x",
+                    )
+                )
+    if "demo_query_p95_ms_torch" in ing:
+        p50, p95 = ing["demo_query_p50_ms_onnx_int8"], ing["demo_query_p95_ms_onnx_int8"]
+        t50, t95 = ing["demo_query_p50_ms_torch"], ing["demo_query_p95_ms_torch"]
         out.append(
             (
-                "ingest docs/s (chunk, encode, SQLite, index)",
-                _num(ing["ingest_docs_per_s"]),
-                f"plain ST {_num(ing['plain_encode_docs_per_s'])}",
-                f"{ing['ingest_vs_plain']:.2f}x",
-            )
-        )
-        out.append(
-            (
-                "demo query p50 / p95 ms (hybrid, end to end)",
-                f"{ing['demo_query_p50_ms']:.1f} / {ing['demo_query_p95_ms']:.1f}",
-                "",
-                "",
+                "demo query p50 / p95 ms (hybrid, end to end), onnx-int8",
+                f"{p50:.1f} / {p95:.1f}",
+                f"torch {t50:.1f} / {t95:.1f}",
+                f"{t95 / p95:.2f}x",
             )
         )
     for row in figures.get("scale", []):
