@@ -279,7 +279,7 @@ def cmd_collections(args: argparse.Namespace) -> int:
     for info in infos:
         print(
             f"{info.name:<24} {info.documents:>8} docs {info.chunks:>8} chunks  "
-            f"{info.model}  {info.size_bytes / 1e6:.1f} MB"
+            f"{info.model} ({info.encoder})  {info.size_bytes / 1e6:.1f} MB"
         )
     return 0
 

