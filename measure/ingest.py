@@ -17,6 +17,7 @@ built and searched with each encoder, questions taken alternately.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -30,6 +31,8 @@ import numpy as np
 from core import config
 from measure import evaluation
 from measure.bench import temporary_data_dir
+
+log = logging.getLogger(__name__)
 
 ENCODERS = ("onnx-int8", "torch")
 
@@ -59,6 +62,9 @@ def bench_ingest(documents: int = 500, queries: int = 200) -> dict[str, Any]:
                 key = encoder.replace("-", "_")
                 out[f"{name}_ingest_{key}_s"] = round(spent, 2)
                 out[f"{name}_ingest_{key}_vs_plain"] = round(plain_s / spent, 2)
+                log.info(
+                    "%s, %s: ingest %.1f s, plain encode %.1f s", name, encoder, spent, plain_s
+                )
         out.update(demo_latency(embedders, queries, Path(tmp) / "demo"))
     return out
 
