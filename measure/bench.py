@@ -127,10 +127,10 @@ def ivf_on_real(name: str, questions: list[str]) -> dict[str, Any]:
     the approximate index is measured on real model vectors, with real questions as queries.
     """
     from core.model.embedder import Embedder
-    from core.storage.collection import Collection
+    from core.storage.collection import Collection, built_encoder
     from core.storage.index import build_ivf, exact_top, recall_at
 
-    embedder = Embedder()
+    embedder = Embedder(encoder=built_encoder(name))  # the encoder that built it
     collection = Collection(name, embedder.info)
     ids, vectors = collection.store.all_vectors(embedder.dimension)
     index = build_ivf(np.asarray(ids), vectors)
@@ -148,10 +148,10 @@ def ivf_on_real(name: str, questions: list[str]) -> dict[str, Any]:
 def _fusion_sweep(name: str, data: evaluation.BeirData) -> dict[str, Any]:
     """nDCG@10 of each fusion weight and of RRF (see :mod:`measure.fusion_sweep`)."""
     from core.model.embedder import Embedder
-    from core.storage.collection import Collection
+    from core.storage.collection import Collection, built_encoder
     from measure.fusion_sweep import sweep
 
-    embedder = Embedder()
+    embedder = Embedder(encoder=built_encoder(name))  # the encoder that built it
     collection = Collection(name, embedder.info)
     queries = {q: data.queries[q] for q in data.qrels}
     return sweep(collection, embedder, queries, data.qrels)
