@@ -8,9 +8,10 @@ from core.explain.projection import LABELS, METHODS, Params, plan
 from core.storage import export
 from ui import charts, components, resources
 from ui.views import explore as sections
+from ui.views import map_trust as trust_view
 
 AUTO_SECONDS = 8  # longer layouts wait for a click, after showing their estimate
-COLOURS = ["(none)", "clusters"]
+COLOURS = ["(none)", "clusters", trust_view.OPTION]
 
 components.page_setup("Explore")
 st.title("Explore the space")
@@ -71,6 +72,7 @@ try:
 except LabError as exc:
     components.show_error(exc)
     st.stop()
+trust = trust_view.measure(name, generation, method, seed)
 
 components.from_url("explore_colour", "colour", "(none)", [*COLOURS, *charts.colour_fields(table)])
 with cols[3]:
@@ -83,6 +85,8 @@ if colour == "clusters":
     found = resources.map_clusters(name, generation, method, seed, clusters_k)
     table = table.assign(cluster=[found.names[i] for i in found.labels])
     colour_field = "cluster"
+elif colour == trust_view.OPTION:
+    table, colour_field = trust_view.shade(table, trust), charts.RECALL
 elif colour != "(none)":
     colour_field = colour
 
@@ -126,6 +130,7 @@ nearest = None
 if len(selected) == 1:
     nearest = neighbours_of(collection, int(selected.iloc[0].chunk_id), k)
 with right:
+    trust_view.show(trust)
     sections.selected(selected, nearest)
 if view is not None:
     sections.neighbours(view, query, name)

@@ -15,6 +15,7 @@ import streamlit as st
 from core import config
 from core.explain import explore
 from core.explain.explore import Clusters
+from core.explain.map_trust import MapTrust, projection_trust
 from core.explain.projection import Params, Projection, project_collection
 from core.explain.vocab import Vocabulary
 from core.ingest import builtin
@@ -132,6 +133,12 @@ def map_points(name: str, generation: int, method: str, seed: int) -> pd.DataFra
     result = projection(name, generation, method, seed)
     table = export.points_table(collection(name), result.chunk_ids)
     return table.assign(x=result.coords[:, 0], y=result.coords[:, 1])
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def map_trust(name: str, generation: int, method: str, seed: int) -> MapTrust | None:
+    """How faithfully the map keeps neighbourhoods (``map_trust.projection_trust``)."""
+    return projection_trust(collection(name), projection(name, generation, method, seed))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

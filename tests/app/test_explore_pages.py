@@ -126,6 +126,21 @@ def test_explore_colours_by_named_clusters() -> None:
     assert all(len(n.split(", ")) == 3 for n in names), names
 
 
+def test_explore_shows_map_trust_and_shades_by_neighbour_recall() -> None:
+    at = run_page("pages/3_Explore.py", {"method": "pca"})
+    labels = {m.label: m.value for m in at.metric}
+    assert {"Neighbour recall@10", "Trustworthiness", "Continuity"} <= set(labels)
+    recall = float(labels["Neighbour recall@10"].rstrip("%")) / 100
+    assert 0.0 < recall < 1.0 and 0.5 < float(labels["Trustworthiness"]) <= 1.0
+    assert "of a point's 10 nearest neighbours in the full space" in text_of(at)
+    at.selectbox(key="explore_colour").set_value("neighbour recall").run()
+    assert not at.exception and at.query_params["colour"] == "neighbour recall"
+    assert '"scheme": "redyellowgreen"' in charts_of(at)[0].proto.spec
+    points = next(d for d in chart_data(charts_of(at)[0]) if "_recall" in d)
+    assert points["_recall"].between(0, 1).all()
+    assert points["_recall"].mean() == pytest.approx(recall, abs=0.005)
+
+
 def test_explore_bad_url_values_fall_back() -> None:
     at = run_page("pages/3_Explore.py", {"method": "magic", "seed": "-5", "colour": "<b>"})
     assert at.radio(key="explore_method").value == "pca"

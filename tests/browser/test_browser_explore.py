@@ -116,6 +116,23 @@ def test_explore_deep_link_draws_the_map_and_places_a_query(server: str, browser
     assert page.outbound == []
 
 
+def test_explore_says_how_far_to_trust_the_map(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(
+        f"{server}/Explore?method=tsne&colour=neighbour+recall", wait_until="domcontentloaded"
+    )
+    page.get_by_text("How far to trust this map").wait_for(timeout=240_000)
+    page.locator(CHART).first.wait_for(timeout=60_000)
+    values = page.locator("[data-testid=stMetricValue]").all_inner_texts()
+    assert len(values) == 3 and values[0].endswith("%"), values
+    assert 0.5 < float(values[1]) <= 1.0 and 0.5 < float(values[2]) <= 1.0
+    assert page.get_by_text(re.compile(r"nearest neighbours in the full space")).count() == 1
+    assert page.get_by_text("neighbour recall").count() >= 1  # the colour legend's title
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explore-trust.png"), full_page=True)
+    assert page.outbound == []
+
+
 def test_hostile_titles_stay_text_in_tables_and_tooltips(server: str, browser: object) -> None:
     page = new_page(browser)
     page.goto(f"{server}/Explore?collection=hostile&q=garden%20soil", wait_until="domcontentloaded")

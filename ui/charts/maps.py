@@ -28,6 +28,7 @@ CHOSEN = (  # nothing selected yet, or picked by click or inside the box
     "(!length(data('pick_store')) && !length(data('box_store')))"
     " || vlSelectionTest('pick_store', datum) || vlSelectionTest('box_store', datum)"
 )
+RECALL = "_recall"  # column holding each point's neighbour recall (shaded, not categories)
 HELP = (
     "Drag to pan, scroll to zoom, click a point, shift+drag to select a box, double-click to reset."
 )
@@ -54,6 +55,13 @@ def colour_channel(categories: pd.Series, title: str) -> alt.Color:
     scale = alt.Scale(domain=domain, range=colours + ["#c8c8c8"] * (len(domain) - len(named)))
     legend = alt.Legend(orient="bottom", columns=4, symbolLimit=MAX_COLOURS, labelLimit=220)
     return alt.Color(f"{categories.name}:N", title=title, scale=scale, legend=legend)
+
+
+def recall_channel() -> alt.Color:
+    """Red (the map lost this point's neighbours) to green (it kept them), 0 to 1."""
+    scale = alt.Scale(scheme="redyellowgreen", domain=[0, 1])
+    legend = alt.Legend(orient="bottom", title="neighbour recall", format=".0%")
+    return alt.Color(f"{RECALL}:Q", scale=scale, legend=legend)
 
 
 def draw_sample(table: pd.DataFrame, limit: int = DRAW_LIMIT, seed: int = 0) -> pd.DataFrame:
@@ -93,7 +101,10 @@ def map_chart(
     box = alt.selection_interval(name="box", on=BOX, translate=False, zoom=False, clear=False)
     tooltip: list = ["title:N", "doc_id:N", "chunk:N", "snippet:N"]
     colour_enc: alt.Color | alt.ColorValue = alt.value("#4c78a8")
-    if colour:
+    if colour == RECALL:
+        colour_enc = recall_channel()
+        tooltip.insert(0, alt.Tooltip(f"{RECALL}:Q", title="neighbour recall", format=".0%"))
+    elif colour:
         # Copies under fixed names: a field name from a document (a CSV header such as
         # "a:b" or "a.b") would be read by Altair and Vega-Lite as a type or a nested path.
         values = points[colour].map(lambda v: v if isinstance(v, str) else str(v))
