@@ -1,5 +1,6 @@
 """Command line: ingest, search, collections, delete, the built-in collections (and, from
-``core.cli_tools``, export and compare-word). Measurement has its own: ``python -m measure``.
+``core.cli_tools``, export, compare-word and search-sense). Measurement has its own:
+``python -m measure``.
 
 Errors go to stderr with a non-zero exit status and a message a person can act on.
 """

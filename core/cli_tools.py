@@ -1,4 +1,5 @@
-"""Command-line tools beside search: export, compare-word, next-token and generate.
+"""Command-line tools beside search: export, compare-word, search-sense, next-token and
+generate.
 
 Registered on the parser by :func:`add_parsers`; :data:`COMMANDS` maps each name to its
 function. Errors are raised as ``LabError`` and turned into a message by ``core.cli.main``.
@@ -54,6 +55,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     gen.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     gen.add_argument("-k", type=int, default=5, help="top tokens kept per step (default 5)")
     gen.add_argument("--json", action="store_true", help="print JSON")
+
+    sense = sub.add_parser(
+        "search-sense",
+        help="passages of a collection that use a word in the same sense as a sentence does",
+    )
+    sense.add_argument("word", help="the word (its other forms are found too)")
+    sense.add_argument("sentence", help="a sentence using the word in the wanted sense")
+    sense.add_argument("--collection", required=True)
+    sense.add_argument("-k", type=int, default=10, help="hits per list (default 10)")
+    sense.add_argument("--json", action="store_true", help="print JSON")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -167,6 +178,36 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     print(args.text + text)
+
+
+def cmd_search_sense(args: argparse.Namespace) -> int:
+    """``search-sense WORD "SENTENCE" --collection NAME [-k 10] [--json]``."""
+    from core.explain.sense_search import as_dict, search_sense
+    from core.model.embedder import Embedder
+    from core.storage.collection import Collection
+
+    embedder = Embedder()
+    collection = Collection(args.collection, embedder.info)
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rcontextual vectors: {done:,} of {total:,}", end="", file=sys.stderr)
+
+    tty = sys.stderr.isatty()
+    result = search_sense(
+        embedder, collection.store, args.word, args.sentence, args.k, progress if tty else None
+    )
+    if tty:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(as_dict(result), ensure_ascii=False))
+        return 0
+    print(f"{result.note} Same-sense threshold: P >= {result.threshold:.2f}.")
+    for heading, hits in (("Same sense", result.same), ("Other senses", result.other)):
+        print(f"\n{heading} ({len(hits)}):")
+        for h in hits:
+            occ = h.occurrence
+            marked = f"{occ.sentence[: occ.start]}[{occ.form}]{occ.sentence[occ.end :]}"
+            print(f"{h.rank:3d}. cos {h.cosine:.3f}  P {h.probability:.2f}  {occ.title}: {marked}")
     return 0
 
 
@@ -206,4 +247,5 @@ COMMANDS = {
     "compare-word": cmd_compare_word,
     "next-token": cmd_next_token,
     "generate": cmd_generate,
+    "search-sense": cmd_search_sense,
 }

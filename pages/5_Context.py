@@ -8,6 +8,7 @@ from core.explain.walkthrough import pair_verdicts
 from core.explain.word_sense import calibration_for
 from ui import causal_views, components, resources
 from ui.views import context as sections
+from ui.views import sense_search
 
 EXAMPLES = {
     "model": (
@@ -132,6 +133,9 @@ if st.toggle("Follow the word through SmolLM2 too (loads it the first time)", ke
         st.altair_chart(causal_views.word_similarity_chart(causal, names), key="ctx_causal_sim")
         frame = causal_views.next_after_word_frame(causal, names)
         st.dataframe(frame, hide_index=True, key="ctx_causal_next")
+
+st.header("Search by a word's sense")
+sense_search.show(word.strip(), sentences)
 
 st.header("Senses in a collection")
 st.caption(

@@ -123,3 +123,39 @@ def test_context_follows_the_word_through_the_llm(tiny_llama_dir: Path, monkeypa
     assert not at.exception and not at.error, [e.value for e in at.error]
     (table,) = [d.value for d in at.dataframe if "the model reads" in d.value.columns]
     assert len(table) == 2 and all("model" in seen for seen in table["the model reads"])
+
+
+def test_context_searches_the_demo_by_the_sense_of_model() -> None:
+    import html
+    import json
+    import re
+
+    from core.explain.sense_search import find_occurrences
+    from core.storage.collection import Collection
+    from ui import resources
+
+    at = run_page(CONTEXT)
+    fashion = at.selectbox(key="ctx_sense_sentence").options[1]
+    assert "runway" in fashion
+    at.selectbox(key="ctx_sense_sentence").set_value(fashion)
+    at.number_input(key="ctx_sense_hits").set_value(3)
+    at.button(key="ctx_sense_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    demo = Collection("demo", resources.embedder().info)
+    uses = len(find_occurrences(demo.store, "model")[0])
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Compared {uses:,} occurrences of 'model'" in captions
+    tables = [h.value for h in at.html if 'class="lab-table"' in h.value]
+    assert len(tables) == 2  # same sense, other senses
+    same = [html.unescape(t) for t in re.findall(r"<tr><td.*?</tr>", tables[0])]
+    fashion_docs = {  # the demo's fashion documents (its "topic" field)
+        json.loads(line)["title"]
+        for path in (ROOT / "data" / "demo").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line).get("topic") == "fashion"
+    }
+    titles = [re.findall(r"<td>(.*?)</td>", row)[0] for row in same]
+    assert len(same) == 3 and set(titles) <= fashion_docs, titles
+    assert all("«model»" in row for row in same)
+    at.number_input(key="ctx_sense_hits").set_value(4).run()  # other inputs: no stale result
+    assert not [h for h in at.html if 'class="lab-table"' in h.value and "«" in h.value]

@@ -197,3 +197,18 @@ def test_how_it_works_walks_a_sentence_to_its_vector(server: str, browser: objec
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "how-it-works.png"), full_page=True)
     assert page.outbound == []
+
+
+def test_context_searches_a_collection_by_a_word_sense(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Context", wait_until="domcontentloaded")
+    page.get_by_text("Search by a word's sense").wait_for(timeout=240_000)
+    page.get_by_role("button", name="Find passages using 'model' this way").click()
+    page.get_by_text(re.compile(r"Same sense \(\d+\)")).wait_for(timeout=240_000)
+    note = page.get_by_text(re.compile(r"Compared \d+ occurrences of 'model'"))
+    assert note.count() == 1
+    same = page.locator("table.lab-table").nth(-2).inner_text()
+    assert "«model»" in same and "machine learning" in same.lower()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "context-sense-search.png"), full_page=True)
+    assert page.outbound == []

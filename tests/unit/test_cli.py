@@ -214,3 +214,44 @@ def test_export_projector_writes_aligned_tsv_files(cli, corpus: Path, tmp_path: 
 def test_compare_word_usage_errors(cli, args: list[str], message: str) -> None:
     proc = cli(*args, ok=False)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_search_sense_on_the_tiny_model_says_the_verdict_needs_a_calibration(
+    cli, corpus: Path
+) -> None:
+    cli("ingest", str(corpus), "--collection", "c", "--text-fields", "title,text")
+    proc = cli("search-sense", "bank", "A river bank.", "--collection", "c", ok=False)
+    assert proc.returncode != 0 and "calibrated for another model" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_search_sense_json_on_the_real_model(corpus: Path, data_dir: Path) -> None:
+    env = dict(os.environ, EMBEDLAB_DATA_DIR=str(data_dir))
+    env.pop("EMBEDLAB_MODEL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "core", *args]
+        proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc
+
+    run(
+        "ingest",
+        str(corpus),
+        "--collection",
+        "c",
+        "--text-fields",
+        "title,text",
+        "--id-field",
+        "_id",
+    )
+    sentence = "We sat on the grassy bank of the river."
+    out = json.loads(run("search-sense", "bank", sentence, "--collection", "c", "--json").stdout)
+    assert out["examined"] == 2 and not out["capped"] and out["limit"] == 5000
+    hits = out["same"] + out["other"]
+    assert sorted(h["doc_id"] for h in hits) == ["a1", "a2"]
+    best = max(hits, key=lambda h: h["cosine"])
+    assert best["doc_id"] == "a1" and best["same_sense"] and best["form"] == "bank"
+    text = run("search-sense", "bank", sentence, "--collection", "c", "-k", "1").stdout
+    assert "Compared 2 occurrences" in text and "[bank]" in text
