@@ -9,6 +9,7 @@ from core.storage import export
 from ui import charts, components, resources
 from ui.views import explore as sections
 from ui.views import map_trust as trust_view
+from ui.views import selection as selection_view
 
 AUTO_SECONDS = 8  # longer layouts wait for a click, after showing their estimate
 COLOURS = ["(none)", "clusters", trust_view.OPTION]
@@ -26,6 +27,7 @@ resources.ensure_demo()
 components.from_url("explore_method", "method", "pca", METHODS)
 components.from_url("explore_seed", "seed", 0, range(2**31), int)
 components.from_url("explore_query", "q", "")
+selection_view.keep_url()
 cols = st.columns([2, 2, 1, 2, 1])
 with cols[0]:
     name = components.pick_collection("explore_collection")
@@ -125,13 +127,15 @@ with left:
         chart, on_select="rerun", selection_mode=["pick", "box"], key="explore_chart"
     )
     st.caption(charts.HELP)
-selected = charts.selected_points(table, event.selection if event else {})
+selected, picked = selection_view.chosen(table, event)
+st.query_params.update(picked)
 nearest = None
 if len(selected) == 1:
     nearest = neighbours_of(collection, int(selected.iloc[0].chunk_id), k)
 with right:
     trust_view.show(trust)
     sections.selected(selected, nearest)
+selection_view.actions(collection, name, table, selected)
 if view is not None:
     sections.neighbours(view, query, name)
 

@@ -141,6 +141,35 @@ def test_explore_shows_map_trust_and_shades_by_neighbour_recall() -> None:
     assert points["_recall"].mean() == pytest.approx(recall, abs=0.005)
 
 
+def test_explore_selection_from_the_url_can_be_searched_summarised_and_saved() -> None:
+    from core.storage.collection import collection_path
+
+    at = run_page("pages/3_Explore.py", {"box": "-1e9,1e9,-1e9,1e9"})
+    total = len(chart_data(charts_of(at)[0])[0])
+    heads = [h.value for h in at.subheader]
+    assert f"The selection: {total:,} chunks from {total:,} documents" in heads, heads
+    assert at.query_params["box"] == "-1e+09,1e+09,-1e+09,1e+09"
+    assert "Most distinctive words" in text_of(at)
+    at.text_input(key="explore_within_q").input("bats hunting insects in the dark").run()
+    found = tables_of(at)[-1]
+    assert len(found) == 10 and "bat" in found["title"].iloc[0].lower()
+    at.text_input(key="explore_save_name").input("everything-selected")
+    at.button[-1].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Saved" in s.value for s in at.success)
+    assert (collection_path("everything-selected") / "store.sqlite").is_file()
+
+
+def test_explore_selects_a_whole_cluster_and_keeps_it_in_the_url() -> None:
+    at = run_page("pages/3_Explore.py", {"colour": "clusters"})
+    name = at.selectbox(key="explore_pick_cluster").options[1]
+    at.selectbox(key="explore_pick_cluster").set_value(name).run()
+    assert not at.exception and at.query_params["cluster"] == name
+    points = next(d for d in chart_data(charts_of(at)[0]) if "_colour" in d)
+    size = int((points["_colour"] == name).sum())
+    assert any(h.value.startswith(f"The selection: {size:,} chunks") for h in at.subheader)
+
+
 def test_explore_bad_url_values_fall_back() -> None:
     at = run_page("pages/3_Explore.py", {"method": "magic", "seed": "-5", "colour": "<b>"})
     assert at.radio(key="explore_method").value == "pca"

@@ -212,3 +212,28 @@ def test_context_searches_a_collection_by_a_word_sense(server: str, browser: obj
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "context-sense-search.png"), full_page=True)
     assert page.outbound == []
+
+
+def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Explore", wait_until="domcontentloaded")
+    chart = page.locator(".vega-embed").first
+    chart.wait_for(timeout=240_000)
+    page.locator(CHART).first.wait_for(timeout=60_000)
+    box = chart.bounding_box()
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=8)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    heading = page.get_by_text(re.compile(r"The selection: [\d,]+ chunks"))
+    heading.wait_for(timeout=120_000)
+    page.wait_for_function("location.search.includes('box=')", timeout=30_000)
+    text = heading.inner_text()
+    again = new_page(browser)
+    again.goto(page.url, wait_until="domcontentloaded")
+    again.get_by_text(text).wait_for(timeout=120_000)  # the same selection from the link
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "explore-selection.png"), full_page=True)
+    assert page.outbound == [] and again.outbound == []
