@@ -143,7 +143,7 @@ def test_context_searches_the_demo_by_the_sense_of_model() -> None:
     assert not at.exception and not at.error, [e.value for e in at.error]
     demo = Collection("demo", resources.embedder().info)
     uses = len(find_occurrences(demo.store, "model")[0])
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")  # plain text, unescaped
     assert f"Compared {uses:,} occurrences of 'model'" in captions
     tables = [h.value for h in at.html if 'class="lab-table"' in h.value]
     assert len(tables) == 2  # same sense, other senses

@@ -132,7 +132,8 @@ def test_explore_shows_map_trust_and_shades_by_neighbour_recall() -> None:
     assert {"Neighbour recall@10", "Trustworthiness", "Continuity"} <= set(labels)
     recall = float(labels["Neighbour recall@10"].rstrip("%")) / 100
     assert 0.0 < recall < 1.0 and 0.5 < float(labels["Trustworthiness"]) <= 1.0
-    assert "of a point's 10 nearest neighbours in the full space" in text_of(at)
+    shown = text_of(at).replace("\\", "")  # said as plain text: Markdown escapes removed
+    assert "of a point's 10 nearest neighbours in the full space" in shown
     at.selectbox(key="explore_colour").set_value("neighbour recall").run()
     assert not at.exception and at.query_params["colour"] == "neighbour recall"
     assert '"scheme": "redyellowgreen"' in charts_of(at)[0].proto.spec

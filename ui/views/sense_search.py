@@ -63,7 +63,7 @@ def render(result: SenseSearch) -> None:
 
 def _table(hits: tuple[SenseHit, ...], empty: str) -> None:
     if not hits:
-        st.caption(empty)
+        components.say("caption", empty)
         return
     frame = pd.DataFrame(
         {
