@@ -6,6 +6,7 @@ from core.errors import LabError
 from core.search.fusion import DEFAULT_WEIGHT
 from core.search.query import DEFAULT_MODE, MODES, search
 from ui import components, markup, resources
+from ui.views import word_pairs
 
 components.page_setup("Search")
 st.title("Search by meaning")
@@ -126,3 +127,4 @@ for hit, reason in zip(result.hits, reasons, strict=True):
                 components.show_error(exc)
                 continue
             st.html(markup.why_html(part))
+            word_pairs.show(query, hit.text, key=f"search_pairs_{hit.rank}")

@@ -207,6 +207,14 @@ def walk_through(text: str):
     return walkthrough.walk_through(embedder(), text)
 
 
+@st.cache_data(show_spinner="Splitting the score over every pair of pieces…", max_entries=32)
+def word_pairs(query: str, text: str):
+    """The cosine over every (query piece, document piece) pair (``pair_matrix``)."""
+    from core.explain import contributions
+
+    return contributions.pair_matrix(embedder(), query, text)
+
+
 @st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)
 def match_reasons(query: str, texts: tuple[str, ...], encoder: str):
     """Per-token contributions to each text's cosine with the query (``hit_contributions``),

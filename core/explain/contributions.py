@@ -98,3 +98,53 @@ def token_contributions(
     """
     c = hit_contributions(embedder, query, [text])[0]
     return c.query_tokens, c.query_contribs, c.doc_tokens, c.doc_contribs, c.score
+
+
+# --- which word matched which ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PairMatrix:
+    """The cosine split over every (query piece, document piece) pair.
+
+    Because both search vectors are means of piece vectors,
+
+        cos(q, d) = sum over i, j of (q_i · d_j) / (Tq Td ||q_mean|| ||d_mean||),
+
+    so cell (i, j) is that pair's share: rows sum to the query pieces' contributions,
+    columns to the document pieces', and the whole to the cosine.
+    """
+
+    query_tokens: tuple[str, ...]
+    doc_tokens: tuple[str, ...]
+    matrix: np.ndarray  # (Tq, Td)
+    score: float
+
+    def strongest(self, n: int = 10) -> list[tuple[str, str, float]]:
+        """The ``n`` pairs with the largest shares: (query piece, document piece, share)."""
+        flat = np.argsort(-self.matrix, axis=None, kind="stable")[:n]
+        rows, cols = np.unravel_index(flat, self.matrix.shape)
+        return [
+            (self.query_tokens[i], self.doc_tokens[j], float(self.matrix[i, j]))
+            for i, j in zip(rows, cols, strict=True)
+        ]
+
+
+def pair_shares(query: np.ndarray, doc: np.ndarray) -> np.ndarray:
+    """(Tq, Td) shares of the cosine for query token vectors (Tq, D) and doc ones (Td, D)."""
+    q_norm = float(np.linalg.norm(query.mean(axis=0)))
+    d_norm = float(np.linalg.norm(doc.mean(axis=0)))
+    return (query @ doc.T) / (len(query) * len(doc) * q_norm * d_norm)
+
+
+def pair_matrix(embedder: Embedder, query: str, text: str) -> PairMatrix:
+    """Which piece of ``query`` matched which piece of ``text`` (one model run for both).
+
+    Raises:
+        InputError: for an empty query.
+    """
+    if not query.strip():
+        raise InputError("Type a question or some words to search for.")
+    (q_tokens, q_vectors), (d_tokens, d_vectors) = token_vectors(embedder, [query, text])
+    matrix = pair_shares(q_vectors.astype(np.float64), d_vectors.astype(np.float64))
+    return PairMatrix(q_tokens, d_tokens, matrix, float(matrix.sum()))

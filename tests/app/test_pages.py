@@ -138,6 +138,21 @@ def test_weight_slider_moves_hybrid_toward_dense() -> None:
     assert "1.00 × cosine scaled + 0.00 × BM25 scaled" in card
 
 
+def test_search_shows_which_word_matched_which_summing_to_the_score() -> None:
+    at = run_page("pages/1_Search.py")
+    at.text_input(key="search_query").input("bats that hunt insects at night").run()
+    score, _, _ = why_of(at.expander[0])
+    at.toggle(key="search_pairs_1").set_value(True).run()
+    assert not at.exception and not at.error
+    note = next(c.value for c in at.expander[0].caption if "cells sum to" in c.value)
+    total = float(re.search(r"cells sum to (-?[\d.]+)", note).group(1))
+    assert abs(total - score) <= 2e-3  # both shown rounded (3 and 4 places)
+    charts = at.expander[0].get("vega_lite_chart")
+    assert len(charts) == 1 and "share of the cosine" in charts[0].proto.spec
+    strongest = [h.value for h in at.expander[0].html if "query piece" in h.value]
+    assert len(strongest) == 1 and strongest[0].count("<tr><td") == 10
+
+
 def test_search_filter_keeps_only_that_topic() -> None:
     at = run_page("pages/1_Search.py")
     at.selectbox(key="search_filter_field").set_value("topic").run()

@@ -179,3 +179,33 @@ def senses_chart(
             tooltip=["group", "sentence"],
         )
     )
+
+
+def pair_chart(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str]) -> alt.Chart:
+    """Query pieces (rows) against document pieces (columns): each cell's share of the cosine.
+
+    Green cells add to the score, purple ones take from it (as in the per-piece view); labels
+    carry their position, so a piece that occurs twice keeps two rows.
+    """
+    row_labels = [f"{i}·{t}" for i, t in enumerate(rows)]
+    col_labels = [f"{j}·{t}" for j, t in enumerate(columns)]
+    frame = pd.DataFrame(
+        [
+            {"query": r, "document": c, "share": float(matrix[a, b])}
+            for a, r in enumerate(row_labels)
+            for b, c in enumerate(col_labels)
+        ]
+    )
+    limit = float(np.abs(matrix).max()) or 1.0
+    scale = alt.Scale(scheme="purplegreen", domain=[-limit, limit])
+    return (
+        alt.Chart(frame, title="Which query piece matched which document piece")
+        .mark_rect()
+        .encode(
+            x=alt.X("document:N", sort=col_labels, title=None, axis=alt.Axis(labelAngle=-60)),
+            y=alt.Y("query:N", sort=row_labels, title=None, axis=alt.Axis(labelOverlap=False)),
+            color=alt.Color("share:Q", scale=scale, title="share of the cosine"),
+            tooltip=["query:N", "document:N", alt.Tooltip("share:Q", format=".4f")],
+        )
+        .properties(height=alt.Step(18), width=alt.Step(14))
+    )

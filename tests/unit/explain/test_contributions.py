@@ -8,6 +8,8 @@ import pytest
 from core.errors import InputError
 from core.explain.contributions import (
     hit_contributions,
+    pair_matrix,
+    pair_shares,
     split_score,
     token_contributions,
 )
@@ -93,3 +95,28 @@ def test_split_adds_up_to_the_score_a_search_shows(both_encoders: dict, encoder:
         lo, hi = reason.sentence
         alone = float(embedder.encode([hit.text[lo:hi]])[0] @ embedder.encode_query(QUERY))
         assert reason.sentence_score == pytest.approx(alone, abs=1e-4)
+
+
+def test_pair_shares_sum_to_the_per_piece_shares_and_the_cosine() -> None:
+    rng = np.random.default_rng(1)
+    query, doc = rng.normal(size=(4, 8)), rng.normal(size=(7, 8))
+    shares = pair_shares(query, doc)
+    q_parts, d_parts, score = split_score(query, doc)
+    assert shares.shape == (4, 7)
+    np.testing.assert_allclose(shares.sum(axis=1), q_parts, atol=1e-12)
+    np.testing.assert_allclose(shares.sum(axis=0), d_parts, atol=1e-12)
+    assert shares.sum() == pytest.approx(score, abs=1e-12)
+
+
+@pytest.mark.slow
+def test_pair_matrix_sums_to_the_real_search_score(real_embedder) -> None:
+    vectors = real_embedder.encode([QUERY, DOCS[0]])
+    pairs = pair_matrix(real_embedder, QUERY, DOCS[0])
+    _, q_parts, _, d_parts, _ = token_contributions(real_embedder, QUERY, DOCS[0])
+    assert pairs.matrix.shape == (len(pairs.query_tokens), len(pairs.doc_tokens))
+    assert pairs.matrix.sum() == pytest.approx(float(vectors[0] @ vectors[1]), abs=1e-4)
+    np.testing.assert_allclose(pairs.matrix.sum(axis=1), q_parts, atol=1e-4)
+    np.testing.assert_allclose(pairs.matrix.sum(axis=0), d_parts, atol=1e-4)
+    top = pairs.strongest(3)
+    assert len(top) == 3 and top[0][2] >= top[1][2] >= top[2][2]
+    assert top[0][2] == pytest.approx(pairs.matrix.max())
