@@ -237,3 +237,20 @@ def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explore-selection.png"), full_page=True)
     assert page.outbound == [] and again.outbound == []
+
+
+def test_search_shows_which_word_matched_which(server: str, browser: object) -> None:
+    page = new_page(browser)
+    page.goto(f"{server}/Search?q=bats+that+hunt+insects+at+night", wait_until="domcontentloaded")
+    toggle = page.get_by_text("Which word matched which (every pair)").first
+    toggle.wait_for(timeout=240_000)
+    toggle.click()
+    note = page.get_by_text(re.compile(r"cells sum to -?[\d.]+")).first
+    note.wait_for(timeout=120_000)
+    page.locator("[data-testid=stExpander] .vega-embed").first.wait_for(timeout=60_000)
+    total = float(re.search(r"cells sum to (-?[\d.]+)", note.inner_text()).group(1))
+    card = page.locator(".hit .score").first.inner_text()  # the hit's shown score
+    assert 0.0 < total <= 1.0 and card
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search-word-pairs.png"), full_page=True)
+    assert page.outbound == []
