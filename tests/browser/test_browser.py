@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from measure.browser import streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -25,19 +25,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``streamlit run app.py`` on a free localhost port with an empty data dir."""
     with streamlit_server(tmp_path_factory.mktemp("e2e") / "data") as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Headless Debian Chromium (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def new_page(browser: object):

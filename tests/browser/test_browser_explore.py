@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server
+from measure.browser import streamlit_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -47,19 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[
         ingest_documents(hostile, real_embedder, docs)
     with streamlit_server(data) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Headless Debian Chromium (never a downloaded browser)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def new_page(browser: object):

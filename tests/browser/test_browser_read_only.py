@@ -27,7 +27,7 @@ from core.documents.readers import Document
 from core.ingest import builtin
 from core.ingest.pipeline import ingest_documents
 from core.storage.collection import INDEX_STATE, Collection
-from measure.browser import CHROMIUM, CHROMIUM_ARGS, read_only_mount, streamlit_server
+from measure.browser import read_only_mount, streamlit_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -88,18 +88,6 @@ def data(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Pa
     subprocess.run(["chmod", "-R", "a-w", str(folder)], check=True)
     yield folder
     subprocess.run(["chmod", "-R", "u+w", str(folder)], check=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def visit(browser: object, url: str, ready: str) -> list[str]:

@@ -29,7 +29,7 @@ from core.documents.readers import FieldSpec, read_bytes
 from core.errors import CollectionError
 from core.ingest import builtin
 from core.storage.collection import Collection, validate_name
-from measure.browser import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
+from measure.browser import is_loopback, streamlit_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -221,18 +221,6 @@ def server(
         builtin.ensure_demo(tiny_embedder)
     with streamlit_server(data, {"EMBEDLAB_MODEL": str(tiny_model_dir)}) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: install it with apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as play:
-        browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser: object) -> object:
