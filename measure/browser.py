@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from core import config
@@ -115,3 +116,11 @@ def is_loopback(url: str) -> bool:
     """Whether a request stays on this machine (data:, blob: and about: never leave it)."""
     parsed = urlparse(url)
     return parsed.scheme in ("data", "blob", "about") or parsed.hostname in LOOPBACK
+
+
+def watched_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
+    """A page in a context of its own; ``page.outbound`` lists each request off this machine."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.outbound = []
+    page.on("request", lambda req: None if is_loopback(req.url) else page.outbound.append(req.url))
+    return page

@@ -20,16 +20,6 @@ HOW = "pages/6_How_it_works.py"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def module_data_dir(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("context-pages") / "collections"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EMBEDLAB_DATA_DIR", str(folder))
-        yield folder
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
 @pytest.fixture(autouse=True)
 def data_dir(module_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EMBEDLAB_DATA_DIR", str(module_data_dir))

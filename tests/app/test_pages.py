@@ -10,22 +10,12 @@ import re
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 300
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def module_data_dir(tmp_path_factory: pytest.TempPathFactory):
-    folder = tmp_path_factory.mktemp("pages") / "collections"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("EMBEDLAB_DATA_DIR", str(folder))
-        yield folder
-    st.cache_resource.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.browser import streamlit_server
+from measure.browser import streamlit_server, watched_page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -27,18 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def new_page(browser: object):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    outbound: list[str] = []
-    page.on(
-        "request",
-        lambda req: outbound.append(req.url) if "127.0.0.1" not in req.url else None,
-    )
-    page.outbound = outbound
-    return page
-
-
 def search(page: object, query: str) -> None:
     box = page.get_by_label("Question")
     box.fill(query)
@@ -46,7 +34,7 @@ def search(page: object, query: str) -> None:
 
 
 def test_deep_link_search_first_request(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser)
     page.goto(f"{server}/Search", wait_until="domcontentloaded")
     page.get_by_label("Question").wait_for(timeout=240_000)
     search(page, "a large snake that squeezes its prey")
@@ -65,7 +53,7 @@ def test_deep_link_search_first_request(server: str, browser: object) -> None:
 
 
 def test_upload_then_search_runs_no_document_script(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser)
     page.goto(f"{server}/Collections", wait_until="domcontentloaded")
     box = page.get_by_label("Collection (new or existing)").filter(visible=True)
     box.wait_for(timeout=120_000)
@@ -95,7 +83,7 @@ def test_upload_then_search_runs_no_document_script(server: str, browser: object
 
 
 def test_search_links_the_question_to_the_map_and_back(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser)
     page.goto(f"{server}/Search", wait_until="domcontentloaded")
     page.get_by_label("Question").wait_for(timeout=240_000)
     question = "bats & moths: who hunts at night? #wings"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.browser import streamlit_server
+from measure.browser import streamlit_server, watched_page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -49,18 +49,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Iterator[
         yield url
 
 
-def new_page(browser: object):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    outbound: list[str] = []
-    page.on(
-        "request",
-        lambda req: outbound.append(req.url) if "127.0.0.1" not in req.url else None,
-    )
-    page.outbound = outbound
-    return page
-
-
 def hover_dots(page: object, chart: object, colour=(112, 147, 185)) -> list[str]:
     """Hover every drawn point (found by its colour in a screenshot); return tooltip texts."""
     from PIL import Image
@@ -83,7 +71,7 @@ def hover_dots(page: object, chart: object, colour=(112, 147, 185)) -> list[str]
 
 
 def test_explore_deep_link_draws_the_map_and_places_a_query(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Explore", wait_until="domcontentloaded")
     page.locator(CHART).first.wait_for(timeout=240_000)
     assert page.get_by_text(re.compile(r"PCA of [\d,]+ points")).count() == 1
@@ -104,7 +92,7 @@ def test_explore_deep_link_draws_the_map_and_places_a_query(server: str, browser
 
 
 def test_explore_says_how_far_to_trust_the_map(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(
         f"{server}/Explore?method=tsne&colour=neighbour+recall", wait_until="domcontentloaded"
     )
@@ -121,7 +109,7 @@ def test_explore_says_how_far_to_trust_the_map(server: str, browser: object) -> 
 
 
 def test_hostile_titles_stay_text_in_tables_and_tooltips(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Explore?collection=hostile&q=garden%20soil", wait_until="domcontentloaded")
     table = page.locator("table.lab-table").first
     table.wait_for(timeout=240_000)
@@ -136,7 +124,7 @@ def test_hostile_titles_stay_text_in_tables_and_tooltips(server: str, browser: o
 
 
 def test_words_page_draws_maps_and_heatmaps(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Words", wait_until="domcontentloaded")
     page.get_by_text("Nearest pieces among all").wait_for(timeout=240_000)
     page.wait_for_function(
@@ -150,7 +138,7 @@ def test_words_page_draws_maps_and_heatmaps(server: str, browser: object) -> Non
 
 
 def test_context_deep_link_follows_model_through_the_layers(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Context", wait_until="domcontentloaded")
     page.get_by_text("Meaning drift across layers").wait_for(timeout=240_000)
     verdict = page.get_by_text(re.compile(r"Sentences 1 and 2: (the same sense|different senses)"))
@@ -168,7 +156,7 @@ def test_context_deep_link_follows_model_through_the_layers(server: str, browser
 
 
 def test_how_it_works_walks_a_sentence_to_its_vector(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/How_it_works", wait_until="domcontentloaded")
     page.get_by_text("6. One vector for the whole text").wait_for(timeout=240_000)
     box = page.get_by_label("Your sentence")
@@ -187,7 +175,7 @@ def test_how_it_works_walks_a_sentence_to_its_vector(server: str, browser: objec
 
 
 def test_context_searches_a_collection_by_a_word_sense(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Context", wait_until="domcontentloaded")
     page.get_by_text("Search by a word's sense").wait_for(timeout=240_000)
     page.get_by_role("button", name="Find passages using 'model' this way").click()
@@ -202,7 +190,7 @@ def test_context_searches_a_collection_by_a_word_sense(server: str, browser: obj
 
 
 def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Explore", wait_until="domcontentloaded")
     chart = page.locator(".vega-embed").first
     chart.wait_for(timeout=240_000)
@@ -218,7 +206,7 @@ def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser:
     heading.wait_for(timeout=120_000)
     page.wait_for_function("location.search.includes('box=')", timeout=30_000)
     text = heading.inner_text()
-    again = new_page(browser)
+    again = watched_page(browser, 1400, 1000)
     again.goto(page.url, wait_until="domcontentloaded")
     again.get_by_text(text).wait_for(timeout=120_000)  # the same selection from the link
     ARTIFACTS.mkdir(exist_ok=True)
@@ -227,7 +215,7 @@ def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser:
 
 
 def test_search_shows_which_word_matched_which(server: str, browser: object) -> None:
-    page = new_page(browser)
+    page = watched_page(browser, 1400, 1000)
     page.goto(f"{server}/Search?q=bats+that+hunt+insects+at+night", wait_until="domcontentloaded")
     toggle = page.get_by_text("Which word matched which (every pair)").first
     toggle.wait_for(timeout=240_000)
