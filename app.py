@@ -4,7 +4,9 @@ import streamlit as st
 
 from core import config
 from core.errors import LabError
+from core.explain.tour import EXAMPLE
 from ui import components, markup, resources
+from ui.views import tour
 
 WHERE = {
     "Search": "ask a question in plain words; see why each result matched",
@@ -20,15 +22,8 @@ components.page_setup("Home")
 st.title("Embedding Lab")
 st.markdown(
     "Search your documents **by meaning**, and see how a language model turns text into "
-    "vectors. Everything runs on this machine with the bundled model "
-    "(all-MiniLM-L6-v2): nothing is sent anywhere, nothing is downloaded."
-)
-st.markdown(
-    "**How search works here:** each document is split into chunks that fit the model "
-    "(up to 254 word pieces), every chunk becomes a 384-number vector, and the vectors go "
-    "into a FAISS index saved on disk beside a SQLite copy of the text. A question becomes a "
-    "vector the same way; the chunks whose vectors point in the most similar direction "
-    "(cosine similarity) are the answers, fused with a keyword ranking (BM25) by default."
+    "vectors. Everything runs on this machine with the bundled models (all-MiniLM-L6-v2 for "
+    "search, SmolLM2-135M for writing): nothing is sent anywhere, nothing is downloaded."
 )
 
 try:
@@ -38,12 +33,32 @@ except LabError as exc:
     components.show_error(exc)
     infos = []
 
-c1, c2 = st.columns(2)
-with c1:
+st.header("A guided tour: from text to the next token")
+components.say("caption", " / ".join(EXAMPLE.sentences), prefix="Seven steps, live, on: ")
+try:
+    encoder = resources.tour_encoder(EXAMPLE)
+except LabError as exc:
+    components.show_error(exc)
+    encoder = None
+try:
+    after = resources.tour_next(EXAMPLE)
+except LabError as exc:
+    components.show_error(exc)
+    after = None
+tour.show(encoder, after)
+
+st.header("Search and collections")
+left, right = st.columns(2)
+with left:
+    with st.form("home_search", border=False):
+        query = st.text_input("Search a collection by meaning", key="home_query", max_chars=500)
+        if st.form_submit_button("Search", key="home_search_go") and query.strip():
+            st.switch_page("pages/1_Search.py", query_params={"q": query})
     st.subheader("Where to go")
+    components.show_html(markup.WRAP_LINKS_CSS)
     for path, label in components.pages()[1:]:
         st.page_link(path, label=f"{label}: {WHERE.get(label, label)}")
-with c2:
+with right:
     st.subheader("Collections")
     if not infos:
         st.info("No collections yet.")

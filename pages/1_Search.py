@@ -6,7 +6,7 @@ from core.errors import LabError
 from core.search.fusion import DEFAULT_WEIGHT
 from core.search.query import DEFAULT_MODE, MODES, search
 from ui import components, markup, resources
-from ui.views import word_pairs
+from ui.views import tour, word_pairs
 
 components.page_setup("Search")
 st.title("Search by meaning")
@@ -15,6 +15,7 @@ st.caption(
     "way (cosine similarity) rank high, fused by default with a keyword ranking (BM25). One "
     "hit per document: its best-matching chunk."
 )
+tour.nav()
 
 resources.ensure_demo()
 left, right = st.columns([3, 1])

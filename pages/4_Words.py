@@ -12,6 +12,7 @@ from core.explain.vocab import (
     word_neighbours,
 )
 from ui import charts, components, resources
+from ui.views import tour
 
 COSINE = {"cosine": "{:.3f}"}
 
@@ -24,6 +25,7 @@ st.caption(
     "sentence. The full model then mixes in context; embedding a word on its own as a "
     "'sentence' shows where the finished model puts it."
 )
+tour.nav()
 
 if "words_input" not in st.session_state:
     st.session_state["words_input"] = st.query_params.get("words", DEFAULT_WORDS)

@@ -8,7 +8,7 @@ from core.explain.walkthrough import pair_verdicts
 from core.explain.word_sense import calibration_for
 from ui import causal_views, components, resources
 from ui.views import context as sections
-from ui.views import sense_search
+from ui.views import sense_search, tour
 
 EXAMPLES = {
     "model": (
@@ -29,6 +29,7 @@ st.caption(
     "(feed-forward), until it carries its meaning in this context."
 )
 components.teaching_model_note()
+tour.nav()
 resources.ensure_demo()
 
 
@@ -51,8 +52,10 @@ def pick_word(number: int, sentence: str, word: str) -> tuple[str, int] | None:
     return choice.form, choice.occurrence
 
 
-st.session_state.setdefault("ctx_word", "model")
-st.session_state.setdefault("ctx_sentences", EXAMPLES["model"])
+components.from_url("ctx_word", "word", "model")
+if "ctx_sentences" not in st.session_state:  # ?s=...&s=...: one sentence each
+    from_url = "\n".join(st.query_params.get_all("s"))
+    st.session_state["ctx_sentences"] = from_url or EXAMPLES["model"]
 b1, b2, _ = st.columns([1, 1, 4])
 b1.button("Example: model", key="ctx_ex_model", on_click=use_example, args=("model",))
 b2.button("Example: bank", key="ctx_ex_bank", on_click=use_example, args=("bank",))
@@ -63,6 +66,7 @@ text = st.text_area(
     height=110,
 )
 sentences = [line.strip() for line in text.splitlines() if line.strip()]
+st.query_params.update({"word": word, "s": sentences})
 if not word.strip() or len(sentences) < 2:
     st.info("Type a word and at least two sentences that use it, one per line.")
     st.stop()

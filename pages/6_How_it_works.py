@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.errors import LabError
 from ui import causal_views, components, resources
+from ui.views import tour
 from ui.views import walkthrough as sections
 
 components.page_setup("How it works")
@@ -14,10 +15,11 @@ st.caption(
     "outputs one vector per token. It has no next-token head, so it cannot write text."
 )
 components.teaching_model_note()
+tour.nav()
 
-text = st.text_input(
-    "Your sentence", "The bank raised its interest rates.", key="hiw_text", max_chars=500
-)
+components.from_url("hiw_text", "text", "The bank raised its interest rates.")
+text = st.text_input("Your sentence", key="hiw_text", max_chars=500)
+st.query_params["text"] = text
 try:
     walk = resources.walk_through(text)
 except LabError as exc:

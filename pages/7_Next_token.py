@@ -8,6 +8,7 @@ from core.explain.generation import MAX_NEW_TOKENS
 from core.explain.training import MAX_SECONDS, MAX_STEPS, MAX_WANTED_TOKENS
 from ui import causal_views as views
 from ui import components, markup, resources
+from ui.views import tour
 
 components.page_setup("Next token")
 st.title("The next token: how a GPT writes")
@@ -17,7 +18,10 @@ st.caption(
     "picking one, appending it, and asking again. Live, with SmolLM2-135M (bundled, offline; "
     "it loads when this page first opens)."
 )
-text = st.text_area("Your text", "The capital of France is", key="nt_text", max_chars=2000)
+tour.nav()
+components.from_url("nt_text", "text", "The capital of France is")
+text = st.text_area("Your text", key="nt_text", max_chars=2000)
+st.query_params["text"] = text
 
 st.header("1. The next-token distribution")
 c1, c2, c3 = st.columns(3)

@@ -56,6 +56,13 @@ def one_line(markup: str) -> str:
     return markup.replace("\r", "").replace("\n", "&#10;")
 
 
+# Streamlit cuts a page link's label to one line with an ellipsis; these wrap it instead.
+WRAP_LINKS_CSS = (
+    "<style>[data-testid='stPageLink-NavLink']{height:auto;align-items:flex-start}"
+    "[data-testid='stPageLink-NavLink'] span{white-space:normal;overflow:visible;"
+    "text-overflow:clip;display:block}</style>"
+)
+
 # --- search hits ---------------------------------------------------------------------------
 
 CARD_CSS = """

@@ -291,3 +291,22 @@ def train_demo(prompt: str, wanted: str, steps: int):
     from core.explain import training
 
     return training.train_demo(causal_lm(), prompt, wanted, steps)
+
+
+# The guided tour on Home: each step's small picture, computed once per example.
+
+
+@st.cache_data(show_spinner="Running the model on the tour's example…", max_entries=8)
+def tour_encoder(example):
+    """Steps 1-5 and 7 of the tour (``tour.encoder_steps``)."""
+    from core.explain import tour
+
+    return tour.encoder_steps(embedder(), example)
+
+
+@st.cache_data(show_spinner="Running the causal model on the tour's example…", max_entries=8)
+def tour_next(example):
+    """Step 6 of the tour (``tour.next_token_step``)."""
+    from core.explain import tour
+
+    return tour.next_token_step(causal_lm(), example)
