@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 HEIGHT = 150
+# Fit the column's width only: "fit" would squeeze the axes' labels into the height too.
+FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
 def word_points(words: Sequence[str], xy: np.ndarray, similar: int) -> alt.LayerChart:
@@ -23,17 +25,25 @@ def word_points(words: Sequence[str], xy: np.ndarray, similar: int) -> alt.Layer
             "x": xy[:, 0],
             "y": xy[:, 1],
             "group": ["similar" if i < similar else "other" for i in range(len(words))],
+            "index": range(len(words)),
         }
     )
     base = alt.Chart(frame).encode(
         x=alt.X("x:Q", axis=None, scale=alt.Scale(padding=30)),
         y=alt.Y("y:Q", axis=None, scale=alt.Scale(padding=14)),
-        color=alt.Color("group:N", legend=None, scale=alt.Scale(range=["#4c78a8", "#bab0ac"])),
+        color=alt.Color(
+            "group:N",
+            legend=None,
+            scale=alt.Scale(domain=["similar", "other"], range=["#4c78a8", "#9a9a9a"]),
+        ),
         tooltip=["word:N"],
     )
     dots = base.mark_circle(size=60)
-    labels = base.mark_text(align="left", dx=6, fontSize=12).encode(text="word:N")
-    return alt.layer(dots, labels).properties(height=HEIGHT, width="container")
+    # close words would print over each other: every other label goes above its dot
+    up = base.transform_filter("datum.index % 2 == 0").mark_text(align="left", dx=6, dy=-6)
+    down = base.transform_filter("datum.index % 2 == 1").mark_text(align="left", dx=6, dy=6)
+    labels = [layer.encode(text="word:N") for layer in (up, down)]
+    return alt.layer(dots, *labels).properties(height=HEIGHT, width="container", autosize=FIT_WIDTH)
 
 
 def looks(rows: Sequence[tuple[int, str, float]]) -> alt.Chart:
@@ -49,12 +59,12 @@ def looks(rows: Sequence[tuple[int, str, float]]) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar()
         .encode(
-            y=alt.Y("label:N", sort=None, title=None),
+            y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelOverlap=False)),
             x=alt.X("share:Q", title="share of the word's attention", axis=alt.Axis(format="%")),
             color=alt.Color("sentence:N", legend=None),
             tooltip=["sentence", "word", alt.Tooltip("share:Q", format=".1%")],
         )
-        .properties(height=alt.Step(16), width="container")
+        .properties(height=alt.Step(18), width="container", autosize=FIT_WIDTH)
     )
 
 
@@ -72,12 +82,17 @@ def updates(matrix: np.ndarray, labels: Sequence[str]) -> alt.Chart:
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("token:N", sort=list(labels), title=None, axis=alt.Axis(labelAngle=-60)),
-            y=alt.Y("layer:N", sort=layers, title="layer"),
+            x=alt.X(
+                "token:N",
+                sort=list(labels),
+                title=None,
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelFontSize=10),
+            ),
+            y=alt.Y("layer:N", sort=layers, title="layer", axis=alt.Axis(labelOverlap=False)),
             color=alt.Color("length:Q", scale=alt.Scale(scheme="blues", type="log"), legend=None),
             tooltip=["layer", "token", alt.Tooltip("length:Q", format=".2f")],
         )
-        .properties(height=HEIGHT - 40, width="container")
+        .properties(height=alt.Step(14), width="container", autosize=FIT_WIDTH)
     )
 
 
@@ -93,7 +108,7 @@ def drift(cosines: np.ndarray) -> alt.Chart:
             y=alt.Y("cosine:Q", scale=alt.Scale(domain=[0, 1])),
             tooltip=["step", alt.Tooltip("cosine:Q", format=".3f")],
         )
-        .properties(height=HEIGHT - 30, width="container")
+        .properties(height=HEIGHT - 60, width="container", autosize=FIT_WIDTH)
     )
 
 
@@ -101,9 +116,11 @@ def bars(names: Sequence[str], values: Sequence[float], title: str, domain: floa
     """Steps 6 and 7: horizontal bars with their names (``repr`` of tokens, or labels)."""
     frame = pd.DataFrame({"name": list(names), "value": [float(v) for v in values]})
     base = alt.Chart(frame).encode(
-        y=alt.Y("name:N", sort=None, title=None, axis=alt.Axis(labelLimit=220)),
+        y=alt.Y("name:N", sort=None, title=None, axis=alt.Axis(labelLimit=220, labelOverlap=False)),
         x=alt.X("value:Q", title=title, scale=alt.Scale(domain=[0, domain])),
         tooltip=["name", alt.Tooltip("value:Q", format=".3f")],
     )
     text = base.mark_text(align="left", dx=3).encode(text=alt.Text("value:Q", format=".2f"))
-    return alt.layer(base.mark_bar(), text).properties(height=alt.Step(18), width="container")
+    return alt.layer(base.mark_bar(), text).properties(
+        height=alt.Step(20), width="container", autosize=FIT_WIDTH
+    )
