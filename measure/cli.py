@@ -7,7 +7,8 @@
   takes its own options; ``python -m measure load --help``);
 - ``screenshots [--out docs/images]``: every page drawn in Chromium, saved as PNGs;
 - ``causal [--quick]``: the causal model's generation speed vs ``model.generate``, the
-  next-token view's warm time, the first answer after a fresh clone, memory with both models.
+  next-token view's warm time, the first answer after a fresh clone, memory with both models;
+- ``tour [--runs 5]``: Home's guided tour drawn in Chromium, cold and warm, beside a page.
 
 Measurement imports the product (``core``); the product never imports it.
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from core.errors import LabError
 
-TOOLS = ("crash", "fuzz", "load", "screenshots", "causal")
+TOOLS = ("crash", "fuzz", "load", "screenshots", "causal", "tour")
 
 
 def build_parser() -> argparse.ArgumentParser:
