@@ -4,7 +4,8 @@ Starts ``streamlit run app.py`` with :func:`measure.browser.streamlit_server` on
 its own (the demo collection is built there on the first page opened, as on a first launch),
 opens each page in Debian's Chromium through Playwright, waits until the page is drawn (its
 script run finished and nothing on it changed for a moment), types a sample question on
-Search, and saves ``<out>/<page>.png`` at 1400 px wide, as tall as the page up to a cap.
+Search, and saves ``<out>/<page>.png`` at 1400 px wide (Home also at 800 px, as
+``home-800.png``), as tall as the page up to a cap.
 Requests that would leave the machine are refused. A page that shows an error or a traceback
 is still saved, and the run ends with exit status 1.
 
@@ -53,16 +54,19 @@ CONTENT_HEIGHT = """() => {
 
 @dataclass(frozen=True)
 class Shot:
-    """One page to photograph: its file name, its address in the app, its height cap."""
+    """One page to photograph: its file name, its address in the app, its height cap, and the
+    window's width."""
 
     name: str
     path: str
     max_height: int = 1400
     search: bool = False
+    width: int = WIDTH
 
 
 SHOTS = (
-    Shot("home", "/", 1000),
+    Shot("home", "/", 3000),
+    Shot("home-800", "/", 4600, width=800),
     Shot("search", "/Search?collection=demo", 1500, search=True),
     Shot("collections", "/Collections", 1200),
     Shot("explore", f"/Explore?collection=demo&colour=clusters&q={quote(SAMPLE_QUERY)}", 1500),
@@ -93,7 +97,7 @@ def ask(page: Any, question: str, timeout_s: float) -> None:
 def fit_height(page: Any, shot: Shot, timeout_s: float) -> None:
     """Make the window as tall as the page's content (at most the shot's cap), then redraw."""
     height = min(max(int(page.evaluate(CONTENT_HEIGHT)) + 40, 700), shot.max_height)
-    page.set_viewport_size({"width": WIDTH, "height": height})
+    page.set_viewport_size({"width": shot.width, "height": height})
     page.wait_for_timeout(300)  # let charts notice the new size before the quiet check
     wait_drawn(page, timeout_s)
 
@@ -116,7 +120,7 @@ def shrink(path: Path) -> None:
 
 def shoot(page: Any, url: str, shot: Shot, out: Path, timeout_s: float) -> list[str]:
     """Open one page, draw it, save ``<out>/<name>.png``; return the errors it shows."""
-    page.set_viewport_size({"width": WIDTH, "height": 900})
+    page.set_viewport_size({"width": shot.width, "height": 900})
     page.goto(f"{url}{shot.path}", wait_until="domcontentloaded")
     wait_drawn(page, timeout_s)
     if shot.search:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -127,3 +128,16 @@ def test_a_page_opened_without_the_tour_has_no_tour_bar() -> None:
     at = run("pages/6_How_it_works.py")
     assert "Guided tour" not in "\n".join(m.value for m in at.markdown)
     assert at.text_input(key="hiw_text").value == "The bank raised its interest rates."
+
+
+def test_close_words_get_labels_that_do_not_overlap() -> None:
+    from ui.charts.tour import label_rows
+
+    xy = np.array([[0.0, 0.0], [0.01, 0.01], [0.02, -0.01], [1.0, 1.0], [0.5, 0.3]])
+    rows = np.array(label_rows(xy, width=0.16, height=0.1))
+    unit_x, unit_y = xy[:, 0], (rows - xy[:, 1].min()) / np.ptp(xy[:, 1])
+    for i in range(len(xy)):
+        for j in range(i):
+            apart = abs(unit_x[i] - unit_x[j]) >= 0.16 or abs(unit_y[i] - unit_y[j]) >= 0.1 - 1e-9
+            assert apart, (i, j, rows)
+    assert rows[3] == 1.0 and rows[4] == 0.3  # a word alone keeps its label by its dot

@@ -17,33 +17,46 @@ HEIGHT = 150
 FIT_WIDTH = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
+def label_rows(xy: np.ndarray, width: float = 0.16, height: float = 0.1) -> list[float]:
+    """A y for each point's label, moved up or down in steps until it overlaps no label
+    placed before it (labels are about ``width`` x ``height`` of the points' spread)."""
+    span = np.maximum(np.ptp(xy, axis=0), 1e-9)
+    unit = (xy - xy.min(axis=0)) / span  # (n, 2) in 0..1
+    placed: list[tuple[float, float]] = []
+    rows = []
+    for x, y in unit:
+        for shift in (0, 1, -1, 2, -2, 3, -3):
+            candidate = y + shift * height
+            if all(abs(x - px) >= width or abs(candidate - py) >= height for px, py in placed):
+                break
+        placed.append((x, candidate))
+        rows.append(float(xy.min(axis=0)[1] + candidate * span[1]))
+    return rows
+
+
 def word_points(words: Sequence[str], xy: np.ndarray, similar: int) -> alt.LayerChart:
-    """Step 2: labelled dots, the similar words in one colour, the others in another."""
+    """Step 2: labelled dots, the similar words in one colour, the others in another; close
+    words get their labels moved apart (:func:`label_rows`)."""
     frame = pd.DataFrame(
         {
             "word": list(words),
             "x": xy[:, 0],
             "y": xy[:, 1],
+            "label_y": label_rows(xy),
             "group": ["similar" if i < similar else "other" for i in range(len(words))],
-            "index": range(len(words)),
         }
     )
-    base = alt.Chart(frame).encode(
-        x=alt.X("x:Q", axis=None, scale=alt.Scale(padding=30)),
-        y=alt.Y("y:Q", axis=None, scale=alt.Scale(padding=14)),
-        color=alt.Color(
-            "group:N",
-            legend=None,
-            scale=alt.Scale(domain=["similar", "other"], range=["#4c78a8", "#9a9a9a"]),
-        ),
-        tooltip=["word:N"],
+    colour = alt.Color(
+        "group:N",
+        legend=None,
+        scale=alt.Scale(domain=["similar", "other"], range=["#4c78a8", "#9a9a9a"]),
     )
-    dots = base.mark_circle(size=60)
-    # close words would print over each other: every other label goes above its dot
-    up = base.transform_filter("datum.index % 2 == 0").mark_text(align="left", dx=6, dy=-6)
-    down = base.transform_filter("datum.index % 2 == 1").mark_text(align="left", dx=6, dy=6)
-    labels = [layer.encode(text="word:N") for layer in (up, down)]
-    return alt.layer(dots, *labels).properties(height=HEIGHT, width="container", autosize=FIT_WIDTH)
+    x = alt.X("x:Q", axis=None, scale=alt.Scale(padding=30))
+    y = alt.Y("y:Q", axis=None, scale=alt.Scale(padding=14))
+    base = alt.Chart(frame).encode(x=x, color=colour, tooltip=["word:N"])
+    dots = base.mark_circle(size=60).encode(y=y)
+    labels = base.mark_text(align="left", dx=7).encode(y=alt.Y("label_y:Q"), text="word:N")
+    return alt.layer(dots, labels).properties(height=HEIGHT, width="container", autosize=FIT_WIDTH)
 
 
 def looks(rows: Sequence[tuple[int, str, float]]) -> alt.Chart:
