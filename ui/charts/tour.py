@@ -54,7 +54,7 @@ def word_points(words: Sequence[str], xy: np.ndarray, similar: int) -> alt.Layer
     x = alt.X("x:Q", axis=None, scale=alt.Scale(padding=30))
     y = alt.Y("y:Q", axis=None, scale=alt.Scale(padding=14))
     base = alt.Chart(frame).encode(x=x, color=colour, tooltip=["word:N"])
-    dots = base.mark_circle(size=60).encode(y=y)
+    dots = base.mark_circle(size=60, opacity=1).encode(y=y)
     labels = base.mark_text(align="left", dx=7).encode(y=alt.Y("label_y:Q"), text="word:N")
     return alt.layer(dots, labels).properties(height=HEIGHT, width="container", autosize=FIT_WIDTH)
 
