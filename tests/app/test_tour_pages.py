@@ -124,8 +124,9 @@ def test_each_step_opens_its_view_with_the_example_filled_in(step: int) -> None:
     assert len(near) == (1 if step in (1, 7) else 2)
 
 
-def test_a_page_opened_without_the_tour_has_no_tour_bar() -> None:
-    at = run("pages/6_How_it_works.py")
+@pytest.mark.parametrize("params", [{}, {"tour": "99"}, {"tour": "two"}])
+def test_a_page_opened_without_a_tour_step_has_no_tour_bar(params: dict) -> None:
+    at = run("pages/6_How_it_works.py", params)
     assert "Guided tour" not in "\n".join(m.value for m in at.markdown)
     assert at.text_input(key="hiw_text").value == "The bank raised its interest rates."
 
