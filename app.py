@@ -40,12 +40,7 @@ try:
 except LabError as exc:
     components.show_error(exc)
     encoder = None
-try:
-    after = resources.tour_next(EXAMPLE)
-except LabError as exc:
-    components.show_error(exc)
-    after = None
-tour.show(encoder, after)
+tour.show(encoder, lambda: resources.tour_next(EXAMPLE))
 
 st.header("Search and collections")
 left, right = st.columns(2)

@@ -304,9 +304,14 @@ def tour_encoder(example):
     return tour.encoder_steps(embedder(), example)
 
 
-@st.cache_data(show_spinner="Running the causal model on the tour's example…", max_entries=8)
 def tour_next(example):
-    """Step 6 of the tour (``tour.next_token_step``)."""
+    """Step 6 of the tour (``tour.next_token_step``), cached per example and causal model."""
+    return _tour_next(example, config.causal_model_path() or "")
+
+
+@st.cache_data(show_spinner="Running the causal model on the tour's example…", max_entries=8)
+def _tour_next(example, path: str):
     from core.explain import tour
 
+    del path  # part of the cache key only: causal_lm() reads the same setting
     return tour.next_token_step(causal_lm(), example)

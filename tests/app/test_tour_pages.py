@@ -6,6 +6,7 @@ Real bundled models (the encoder and SmolLM2), one data dir for the module.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -142,3 +143,16 @@ def test_close_words_get_labels_that_do_not_overlap() -> None:
             apart = abs(unit_x[i] - unit_x[j]) >= 0.16 or abs(unit_y[i] - unit_y[j]) >= 0.1 - 1e-9
             assert apart, (i, j, rows)
     assert rows[3] == 1.0 and rows[4] == 0.3  # a word alone keeps its label by its dot
+
+
+def test_without_the_causal_model_the_other_steps_still_draw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBEDLAB_CAUSAL_MODEL", str(tmp_path / "no-such-model"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1
+    assert "no-such-model" in re.sub(r"\\(.)", r"\1", at.error[0].value)  # Markdown-escaped
+    assert len(at.get("vega_lite_chart")) == 5  # every picture but step 6's
+    assert len([link for link in links(at) if link[1].startswith("Open it in full")]) == 7

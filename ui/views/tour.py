@@ -1,11 +1,11 @@
 """The guided tour: seven steps on Home, and the previous / next bar on each step's full view.
 
-Home calls :func:`show` with what ``ui.resources.tour_encoder`` and ``tour_next`` computed
-(``core.explain.tour``); each step is a sentence, a small picture and a link to the page that
-shows it in full, with the tour's example in the link's query parameters (``?text=``,
-``?words=``, ``?word=&s=&s=``, ``?q=``) and ``?tour=<step>``. A page opened with ``?tour=``
-calls :func:`nav` for the bar. Example text and tokens reach Markdown only through
-``markup.plain``; pictures get them as chart data.
+Home calls :func:`show` with what ``ui.resources.tour_encoder`` computed and with
+``tour_next`` to call for step 6 (``core.explain.tour``). Each step is a sentence, a small
+picture and a link to the page that shows it in full, with the tour's example in the link's
+query parameters (``?text=``, ``?words=``, ``?word=&s=&s=``, ``?q=``) and ``?tour=<step>``.
+A page opened with ``?tour=`` calls :func:`nav` for the bar. Example text and tokens reach
+Markdown only through ``markup.plain``; pictures get them as chart data.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from core import config
+from core.errors import LabError
 from core.explain.tour import EXAMPLE, EncoderTour, Example, NextStep
 from ui import components, markup
 from ui.charts import tour as pictures
@@ -108,19 +109,39 @@ def nav(example: Example = EXAMPLE) -> None:
                 link(step + 1, f"Step {step + 1}: {STOPS[step].title} →", example)
 
 
-def show(encoder: EncoderTour | None, after: NextStep | None, example: Example = EXAMPLE) -> None:
-    """The seven steps, each a sentence, a picture (when its data is there) and a link."""
+def show(
+    encoder: EncoderTour | None,
+    next_step: Callable[[], NextStep],
+    example: Example = EXAMPLE,
+) -> None:
+    """The seven steps, each a sentence, a picture (when its data is there) and a link.
+
+    Args:
+        encoder: steps 1-5 and 7, or None when they could not be computed (said above).
+        next_step: computes step 6 (the causal model); called when step 6 is drawn, so the
+            steps before it show while the model loads the first time.
+        example: the tour's example.
+    """
     components.show_html(markup.WRAP_LINKS_CSS)
     for step, stop in enumerate(STOPS, 1):
         with st.container(border=True, key=f"tour_step_{step}"):
             words, picture = st.columns([2, 3], gap="medium")
             with words:
                 st.markdown(f"**{step}. {stop.title}**")
-            ready = after if step == 6 else encoder
+            ready = _next_or_error(next_step, words) if step == 6 else encoder
             if ready is not None:
                 DRAW[step](ready, example, words, picture)
             with words:
                 link(step, f"Open it in full: {stop.view} →", example)
+
+
+def _next_or_error(next_step: Callable[[], NextStep], where: Any) -> NextStep | None:
+    try:
+        return next_step()
+    except LabError as exc:
+        with where:
+            components.show_error(exc)
+        return None
 
 
 def _pieces(tour: EncoderTour, example: Example, words: Any, picture: Any) -> None:
