@@ -201,12 +201,13 @@ def _drift(tour: EncoderTour, example: Example, words: Any, picture: Any) -> Non
 
 
 def _next(after: NextStep, example: Example, words: Any, picture: Any) -> None:
-    prompt, top = markup.plain(f'"{after.prompt}"'), markup.plain(repr(after.tokens[0]))
+    prompt, top = markup.plain(f'"{after.prompt}"'), markup.plain(f'"{after.tokens[0].strip()}"')
     word = markup.plain(f'"{example.word}"')
+    rank = "the word itself" if after.word_rank == 1 else f"{word} ranks {after.word_rank:,}"
     words.markdown(
         f"A GPT (SmolLM2) turns its last vector into a probability for every next token. After "
-        f"{prompt}: {top} ({after.probs[0]:.0%}); {word} ranks {after.word_rank}. "
-        "Writing repeats this, one token at a time."
+        f"{prompt} the likeliest is {top} ({after.probs[0]:.0%}): {rank}. Writing repeats "
+        "this, one token at a time."
     )
     names = [repr(t) for t in after.tokens]
     chart = pictures.bars(names, after.probs, "probability of the next token")
