@@ -129,7 +129,6 @@ class Thinking:
 
     labels: tuple[str, ...]
     ffn: np.ndarray
-    attn: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -239,11 +238,10 @@ def looks(tokens: Tokens, positions: tuple[int, ...], weights: np.ndarray) -> Lo
 
 
 def thinking(tokens: Tokens, run: attention.Trace) -> Thinking:
-    """Step 4: how long each token's attention and feed-forward updates are, per layer."""
+    """Step 4: how long each token's feed-forward update is, per layer."""
     return Thinking(
         labels=tuple(f"{i}:{p}" for i, p in enumerate(tokens.pieces)),
         ffn=np.linalg.norm(run.ffn_update, axis=-1),  # (L, T)
-        attn=np.linalg.norm(run.attn_update, axis=-1),  # (L, T)
     )
 
 
