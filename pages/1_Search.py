@@ -6,7 +6,7 @@ from core.errors import LabError
 from core.search.fusion import DEFAULT_WEIGHT
 from core.search.query import DEFAULT_MODE, MODES, search
 from ui import components, markup, resources
-from ui.views import tour, word_pairs
+from ui.views import search_within, tour, word_pairs
 
 components.page_setup("Search")
 st.title("Search by meaning")
@@ -18,6 +18,7 @@ st.caption(
 tour.nav()
 
 resources.ensure_demo()
+search_within.adopt_url("search_collection")
 left, right = st.columns([3, 1])
 with right:
     name = components.pick_collection("search_collection")
@@ -65,6 +66,8 @@ with right:
     if field != "(none)":
         value = st.selectbox("equal to", fields[field], key="search_filter_value")
 
+with left:
+    within = search_within.restriction(collection, name)
 if "search_query" not in st.session_state:
     st.session_state["search_query"] = st.query_params.get("q", "")
 with left:
@@ -82,7 +85,7 @@ st.query_params.update({"q": query, "collection": name})
 where = (field, value) if value is not None else None
 try:
     model = resources.collection_embedder(name)
-    result = search(collection, model, query, k, where, mode, weight)
+    result = search(collection, model, query, k, where, mode, weight, within)
     reasons = components.card_reasons(model, result)
 except LabError as exc:
     components.show_error(exc)
@@ -94,7 +97,7 @@ st.markdown(
     f"(embed {result.encode_ms:.0f} ms, search and fetch {result.search_ms:.0f} ms)"
 )
 if not result.hits:
-    st.warning("Nothing matched. Remove the filter or add documents to this collection.")
+    st.warning("Nothing matched. Remove the filter, search the whole collection or add documents.")
 else:
     st.page_link(
         "pages/3_Explore.py",

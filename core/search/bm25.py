@@ -22,9 +22,12 @@ what explains a keyword hit (:func:`term_scores`).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from core.search.hits import Hit, TermScore, hit_from_row
 from core.storage.collection import Collection
@@ -110,6 +113,7 @@ def keyword_documents(
     k: int,
     where: tuple[str, str] | None = None,
     doc_ids: list[str] | None = None,
+    within: np.ndarray | None = None,
 ) -> list[Hit]:
     """Best ``k`` documents by BM25, each at its best chunk; exact (every matching chunk).
 
@@ -119,6 +123,7 @@ def keyword_documents(
         k: how many documents.
         where: optional (metadata field, value) the documents must match.
         doc_ids: optional documents to restrict to (to score a given few).
+        within: optional row ids of the documents to restrict to (a selection).
     """
     store = collection.store
     terms = query_terms(store, query)
@@ -133,6 +138,9 @@ def keyword_documents(
     if doc_ids is not None:
         conditions.append(f"d.doc_id IN ({','.join('?' * len(doc_ids))})")
         params += list(doc_ids)
+    if within is not None:
+        conditions.append("d.id IN (SELECT value FROM json_each(?))")
+        params += [json.dumps([int(r) for r in within])]
     rows = store.db.execute(
         f"WITH {cte} SELECT scored.id, MAX(scored.s) AS best FROM scored"
         " JOIN chunks c ON c.id = scored.id JOIN documents d ON d.id = c.doc"

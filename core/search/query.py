@@ -31,6 +31,7 @@ def search(
     where: tuple[str, str] | None = None,
     mode: str = DEFAULT_MODE,
     weight: float = DEFAULT_WEIGHT,
+    within: np.ndarray | None = None,
 ) -> SearchResult:
     """Return the ``k`` best documents for ``query``, optionally filtered.
 
@@ -42,12 +43,14 @@ def search(
         where: optional (metadata field, value) the documents must match.
         mode: "hybrid" (default), "dense" or "keyword".
         weight: in hybrid mode, the weight of meaning (cosine) against keywords (BM25), 0-1.
+        within: optional row ids of the documents to search among (a selection; see
+            :mod:`core.storage.selections`).
     """
     k, mode, weight = check_k(k), check_mode(mode), check_weight(weight)
     started = time.perf_counter()
     vector = embedder.encode_query(query)
     encoded = time.perf_counter()
-    hits = search_many(collection, [query], vector[None, :], k, where, mode, weight)[0]
+    hits = search_many(collection, [query], vector[None, :], k, where, mode, weight, within)[0]
     if mode != "dense":
         terms = query_terms(collection.store, query)
         hits = [with_term_scores(collection, query, hit, terms) for hit in hits]
@@ -101,18 +104,19 @@ def search_many(
     where: tuple[str, str] | None = None,
     mode: str = DEFAULT_MODE,
     weight: float = DEFAULT_WEIGHT,
+    within: np.ndarray | None = None,
 ) -> list[list[Hit]]:
     """Best ``k`` documents for each query (its text and its vector) under ``mode``."""
     if mode == "dense":
-        return search_vectors(collection, vectors, k, where)
+        return search_vectors(collection, vectors, k, where, within)
     if mode == "keyword":
         collection.refresh()
-        return [keyword_documents(collection, query, k, where) for query in queries]
+        return [keyword_documents(collection, q, k, where, within=within) for q in queries]
     pool = max(k, FUSION_POOL)
-    dense = search_vectors(collection, vectors, pool, where)
+    dense = search_vectors(collection, vectors, pool, where, within)
     results = []
     for number, query in enumerate(queries):
-        keyword = keyword_documents(collection, query, pool, where)
+        keyword = keyword_documents(collection, query, pool, where, within=within)
         found = candidates(collection, query, vectors[number], dense[number], keyword)
         results.append(fuse(found, k, weight))
     return results

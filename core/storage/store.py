@@ -336,6 +336,14 @@ class Store:
         self._filters[key] = ids
         return ids
 
+    def chunk_ids_of_documents(self, rows: Sequence[int]) -> np.ndarray:
+        """Sorted chunk ids of the documents with these row ids."""
+        found = self.db.execute(
+            "SELECT id FROM chunks WHERE doc IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps([int(r) for r in rows]),),
+        ).fetchall()
+        return np.asarray([r[0] for r in found], dtype=np.int64)
+
     def metadata_fields(self, limit: int = 2000) -> dict[str, list[str]]:
         """Metadata fields with a few of their distinct scalar values (for filter menus)."""
         values: dict[str, set[str]] = {}

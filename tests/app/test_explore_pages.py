@@ -219,3 +219,41 @@ def test_words_refuses_200_words_and_empty_input() -> None:
     assert at.error and "limit is 100" in at.error[0].value
     at.text_area(key="words_input").input("  ,, ").run()
     assert at.error and "Type a few words" in at.error[0].value
+
+
+def test_a_selection_opens_the_search_page_restricted_to_its_documents() -> None:
+    """Explore (a box over a cluster) -> its link -> Search restricted to exactly those
+    documents (the ranking equals the exact search within them) -> cleared: the whole
+    collection again."""
+    from urllib.parse import parse_qsl
+
+    from core.model.embedder import Embedder
+    from core.search.query import search
+    from core.storage import selections
+    from core.storage.collection import Collection
+
+    at = run_page("pages/3_Explore.py", {"colour": "clusters"})
+    name = at.selectbox(key="explore_pick_cluster").options[1]
+    at.selectbox(key="explore_pick_cluster").set_value(name).run()
+    points = next(d for d in chart_data(charts_of(at)[0]) if "_colour" in d)
+    chosen = points.loc[points["_colour"] == name, "chunk_id"].to_numpy()
+    [link] = [p for p in at.get("page_link") if "restricted" in p.proto.label]
+    assert "Search" in link.proto.page
+    query = dict(parse_qsl(link.proto.query_string))
+    assert query["collection"] == "demo" and query["within"].startswith("i")
+
+    question = "animals that live in the sea"
+    search_page = run_page("pages/1_Search.py", {**query, "q": question})
+    assert any("Searching only within a selection of" in i.value for i in search_page.info)
+    collection = Collection("demo", Embedder().info)
+    rows = selections.document_rows(collection, chosen)
+    selected = {r.doc_id for r in collection.store.chunk_rows(chosen).values()}
+    expected = search(collection, Embedder(), question, 10, within=rows).hits
+    cards = "".join(h.value for h in search_page.html)
+    shown = [html.unescape(d) for d in re.findall(r'<div class="meta">id (.*?) · ', cards)]
+    assert len(expected) == min(10, len(selected)) and {h.doc_id for h in expected} <= selected
+    assert shown == [h.doc_id for h in expected]
+
+    search_page.button(key="search_within_clear").click().run()
+    assert "within" not in search_page.query_params
+    assert not any("Searching only within" in i.value for i in search_page.info)

@@ -11,6 +11,7 @@ from core.errors import LabError
 from core.explain import selection
 from core.storage.collection import Collection
 from ui import charts, components, resources
+from ui.views import search_within
 
 URL_KEYS = ("box", "pick", "cluster")
 SAVED = "explore_url_selection"  # the selection the page was opened with
@@ -89,7 +90,7 @@ def actions(collection: Collection, name: str, table: pd.DataFrame, rows: pd.Dat
     central["title"] = [h.title or h.doc_id for h in summary.central]
     components.show_table(central, SCORE)
     _downloads(collection, name, ids)
-    _search_within(collection, ids)
+    _search_within(collection, name, ids)
     _save(collection, ids)
 
 
@@ -113,8 +114,9 @@ def _downloads(collection: Collection, name: str, ids: np.ndarray) -> None:
     )
 
 
-def _search_within(collection: Collection, ids: np.ndarray) -> None:
+def _search_within(collection: Collection, name: str, ids: np.ndarray) -> None:
     query = st.text_input("Search within the selection", key="explore_within_q")
+    search_within.link(collection, name, ids, query)
     if not query.strip():
         return
     try:
