@@ -120,7 +120,8 @@ if cells is not None:
         "of all of them; select a box to list every point inside it."
     )
 marker, lines = sections.query_marks(view, query)
-chart = charts.map_chart(points, colour_field, marker, lines, cells)
+opened = selection_view.drawn()  # the selection a link named: drawn again
+chart = charts.map_chart(points, colour_field, marker, lines, cells, initial=opened)
 left, right = st.columns([5, 2])
 with left:
     event = st.altair_chart(

@@ -257,3 +257,26 @@ def test_a_selection_opens_the_search_page_restricted_to_its_documents() -> None
     search_page.button(key="search_within_clear").click().run()
     assert "within" not in search_page.query_params
     assert not any("Searching only within" in i.value for i in search_page.info)
+
+
+def selection_params(chart) -> dict[str, dict]:
+    """The chart's selection parameters by name (top level or in a layer)."""
+    import json
+
+    spec = json.loads(chart.proto.spec)
+    found = [*spec.get("params", []), *(p for la in spec["layer"] for p in la.get("params", []))]
+    return {p["name"]: p for p in found}
+
+
+def test_a_selection_in_the_url_is_drawn_on_the_map_again() -> None:
+    """A link with a box (or clicked points) opens a map whose selection parameters start at
+    that box (those points), so the box is drawn and the points outside it fade."""
+    at = run_page("pages/3_Explore.py", {"box": "-1,2,-3,4"})
+    params = selection_params(charts_of(at)[0])
+    assert params["box"]["value"] == {"x": [-1.0, 2.0], "y": [-3.0, 4.0]}
+    assert "value" not in params["pick"]
+    ids = chart_data(charts_of(at)[0])[-1]["chunk_id"].iloc[:2].tolist()
+    at = run_page("pages/3_Explore.py", {"pick": ",".join(str(i) for i in ids)})
+    params = selection_params(charts_of(at)[0])
+    assert params["pick"]["value"] == [{"chunk_id": int(i)} for i in ids]
+    assert any(h.value.startswith("The selection: 2 chunks") for h in at.subheader)

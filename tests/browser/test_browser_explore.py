@@ -209,9 +209,33 @@ def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser:
     again = watched_page(browser, 1400, 1000)
     again.goto(page.url, wait_until="domcontentloaded")
     again.get_by_text(text).wait_for(timeout=120_000)  # the same selection from the link
+    plain = watched_page(browser, 1400, 1000)
+    plain.goto(page.url.split("?")[0], wait_until="domcontentloaded")
+    plain.get_by_text(re.compile(r"PCA of [\d,]+ points")).wait_for(timeout=120_000)
+    shots = [map_pixels(p) for p in (page, again, plain)]
+    # Reopened, the box is drawn again and the points outside it fade, as when it was made.
+    assert mean_difference(shots[0], shots[1]) < mean_difference(shots[2], shots[1]) / 3
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "explore-selection.png"), full_page=True)
-    assert page.outbound == [] and again.outbound == []
+    assert page.outbound == [] and again.outbound == [] and plain.outbound == []
+
+
+def map_pixels(page: object) -> object:
+    """The first map's pixels (greyscale array), once drawn and settled."""
+    import numpy as np
+    from PIL import Image
+
+    page.locator(CHART).first.wait_for(timeout=120_000)
+    page.mouse.move(0, 0)  # no tooltip
+    page.wait_for_timeout(1_500)
+    shot = page.locator(".vega-embed").first.screenshot()
+    return np.asarray(Image.open(BytesIO(shot)).convert("L"), dtype=np.float32)
+
+
+def mean_difference(a: object, b: object) -> float:
+    """Mean absolute pixel difference over the common area."""
+    h, w = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    return float(abs(a[:h, :w] - b[:h, :w]).mean())
 
 
 def test_search_shows_which_word_matched_which(server: str, browser: object) -> None:
@@ -228,4 +252,28 @@ def test_search_shows_which_word_matched_which(server: str, browser: object) -> 
     assert 0.0 < total <= 1.0 and card
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "search-word-pairs.png"), full_page=True)
+    assert page.outbound == []
+
+
+def test_a_selection_opens_a_restricted_search(server: str, browser: object) -> None:
+    """A box on the map -> its link -> the Search page restricted to those documents (said
+    so, and in the URL) -> at most as many hits as it holds -> cleared: the whole collection."""
+    page = watched_page(browser, 1400, 1000)
+    page.goto(f"{server}/Explore?box=-1e9,0,-1e9,1e9", wait_until="domcontentloaded")
+    heading = page.get_by_text(re.compile(r"The selection: [\d,]+ chunks from ([\d,]+) doc"))
+    heading.wait_for(timeout=240_000)
+    count = int(re.search(r"from ([\d,]+) doc", heading.inner_text()).group(1).replace(",", ""))
+    page.get_by_text("Open the Search page restricted to these documents").click()
+    note = page.get_by_text(re.compile(r"Searching only within a selection of ([\d,]+) doc"))
+    note.wait_for(timeout=120_000)
+    assert f"of {count:,} documents" in note.inner_text()
+    assert "within=" in page.url
+    page.get_by_label("Question").fill("animals")
+    page.get_by_label("Question").press("Enter")
+    page.locator(".hit").first.wait_for(timeout=120_000)
+    assert page.locator(".hit").count() == min(10, count)
+    page.get_by_role("button", name="Search the whole collection").click()
+    page.wait_for_function("!location.search.includes('within=')", timeout=60_000)
+    page.get_by_text(re.compile(r"Searching only within")).wait_for(state="detached")
+    ARTIFACTS.mkdir(exist_ok=True)
     assert page.outbound == []

@@ -85,6 +85,7 @@ def map_chart(
     neighbours: pd.DataFrame | None = None,
     cells: pd.DataFrame | None = None,
     height: int = 560,
+    initial: dict | None = None,
 ) -> alt.LayerChart:
     """The interactive map: points with tooltips, zoom/pan, click and box selection.
 
@@ -95,10 +96,22 @@ def map_chart(
         neighbours: x, y, rank, title (and snippet) of the query's true neighbours.
         cells: a :func:`density` grid drawn under the points (for sampled views).
         height: pixels.
+        initial: a selection to draw at first, in the form of Streamlit's ``event.selection``
+            (``{"box": {"x": [x0, x1], "y": [y0, y1]}, "pick": [{"chunk_id": 3}]}``): the one
+            a link was opened with.
     """
+    initial = initial or {}
     zoom = alt.selection_interval(name="zoom", bind="scales", translate=PAN, zoom="wheel!")
-    pick = alt.selection_point(name="pick", fields=["chunk_id"], on="click")
-    box = alt.selection_interval(name="box", on=BOX, translate=False, zoom=False, clear=False)
+    picked = initial.get("pick") or alt.Undefined
+    pick = alt.selection_point(name="pick", fields=["chunk_id"], on="click", value=picked)
+    box = alt.selection_interval(
+        name="box",
+        on=BOX,
+        translate=False,
+        zoom=False,
+        clear=False,
+        value=initial.get("box") or alt.Undefined,
+    )
     tooltip: list = ["title:N", "doc_id:N", "chunk:N", "snippet:N"]
     colour_enc: alt.Color | alt.ColorValue = alt.value("#4c78a8")
     if colour == RECALL:

@@ -14,7 +14,8 @@ from ui import charts, components, resources
 from ui.views import search_within
 
 URL_KEYS = ("box", "pick", "cluster")
-SAVED = "explore_url_selection"  # the selection the page was opened with
+SAVED = "explore_url_selection"  # the selection the page was opened with, until another
+DRAWN = "explore_url_selection_drawn"  # the same, drawn on the map for the whole session
 SCORE = {"score": "{:.3f}"}
 BACKGROUND = 5_000  # map points the selection's words are compared with, at most
 
@@ -23,6 +24,12 @@ def keep_url() -> None:
     """Remember the selection named in the URL (call before the page rewrites the URL)."""
     params = st.query_params
     st.session_state.setdefault(SAVED, {k: params[k] for k in URL_KEYS if k in params})
+    st.session_state.setdefault(DRAWN, _parse(st.session_state[SAVED]))
+
+
+def drawn() -> dict:
+    """The box or clicked points the page was opened with, for the map to draw."""
+    return st.session_state.get(DRAWN, {})
 
 
 def _parse(saved: dict) -> dict:
@@ -140,5 +147,7 @@ def _save(collection: Collection, ids: np.ndarray) -> None:
         components.show_error(exc)
         return
     components.say(
-        "success", f"Saved {copied:,} documents as '{new.strip()}'; open it on any page."
+        "success",
+        f"Saved {copied:,} documents as '{new.strip()}' (each whole: every chunk with its "
+        "stored vector, none recomputed); open it on any page.",
     )
