@@ -131,4 +131,4 @@ for hit, reason in zip(result.hits, reasons, strict=True):
                 components.show_error(exc)
                 continue
             st.html(markup.why_html(part))
-            word_pairs.show(query, hit.text, key=f"search_pairs_{hit.rank}")
+            word_pairs.show(query, hit.text, f"search_pairs_{hit.rank}", model.encoder)

@@ -208,11 +208,12 @@ def walk_through(text: str):
 
 
 @st.cache_data(show_spinner="Splitting the score over every pair of pieces…", max_entries=32)
-def word_pairs(query: str, text: str):
-    """The cosine over every (query piece, document piece) pair (``pair_matrix``)."""
+def word_pairs(query: str, text: str, encoder: str | None = None):
+    """The cosine over every (query word, document word) pair (``pair_matrix``, pieces merged
+    into words), from ``encoder``'s token vectors: the encoder that built the collection."""
     from core.explain import contributions
 
-    return contributions.pair_matrix(embedder(), query, text)
+    return contributions.pair_matrix(embedder(encoder), query, text).by_words()
 
 
 @st.cache_data(show_spinner="Splitting the scores into token contributions…", max_entries=64)

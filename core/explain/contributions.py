@@ -120,6 +120,18 @@ class PairMatrix:
     matrix: np.ndarray  # (Tq, Td)
     score: float
 
+    def by_words(self) -> PairMatrix:
+        """The same matrix with word pieces merged into words on both sides: a word's row
+        (column) is the sum of its pieces' rows (columns), so rows and columns still sum to
+        the words' shares and the whole to the cosine."""
+        q_words, q_groups = merge_pieces(self.query_tokens)
+        d_words, d_groups = merge_pieces(self.doc_tokens)
+        rows = np.zeros((len(q_words), self.matrix.shape[1]))
+        np.add.at(rows, q_groups, self.matrix)  # (Wq, Td)
+        merged = np.zeros((len(q_words), len(d_words)))
+        np.add.at(merged.T, d_groups, rows.T)  # (Wq, Wd)
+        return PairMatrix(q_words, d_words, merged, self.score)
+
     def strongest(self, n: int = 10) -> list[tuple[str, str, float]]:
         """The ``n`` pairs with the largest shares: (query piece, document piece, share)."""
         flat = np.argsort(-self.matrix, axis=None, kind="stable")[:n]
@@ -128,6 +140,23 @@ class PairMatrix:
             (self.query_tokens[i], self.doc_tokens[j], float(self.matrix[i, j]))
             for i, j in zip(rows, cols, strict=True)
         ]
+
+
+def merge_pieces(pieces: Sequence[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Words from word pieces: a ``##`` piece joins the word before it.
+
+    Returns:
+        (the words, for each piece the index of its word (len(pieces),)).
+    """
+    words: list[str] = []
+    groups = np.zeros(len(pieces), dtype=np.int64)
+    for n, piece in enumerate(pieces):
+        if piece.startswith("##") and words:
+            words[-1] += piece[2:]
+        else:
+            words.append(piece)
+        groups[n] = len(words) - 1
+    return tuple(words), groups
 
 
 def pair_shares(query: np.ndarray, doc: np.ndarray) -> np.ndarray:
@@ -139,6 +168,9 @@ def pair_shares(query: np.ndarray, doc: np.ndarray) -> np.ndarray:
 
 def pair_matrix(embedder: Embedder, query: str, text: str) -> PairMatrix:
     """Which piece of ``query`` matched which piece of ``text`` (one model run for both).
+
+    For a long document, ``text`` is the hit's best-matching chunk (what its score is the
+    cosine of); :meth:`PairMatrix.by_words` merges the pieces into words.
 
     Raises:
         InputError: for an empty query.

@@ -182,10 +182,10 @@ def senses_chart(
 
 
 def pair_chart(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str]) -> alt.Chart:
-    """Query pieces (rows) against document pieces (columns): each cell's share of the cosine.
+    """Query words (rows) against document words (columns): each cell's share of the cosine.
 
     Green cells add to the score, purple ones take from it (as in the per-piece view); labels
-    carry their position, so a piece that occurs twice keeps two rows.
+    carry their position, so a word that occurs twice keeps two rows.
     """
     row_labels = [f"{i}·{t}" for i, t in enumerate(rows)]
     col_labels = [f"{j}·{t}" for j, t in enumerate(columns)]
@@ -199,7 +199,7 @@ def pair_chart(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str]) 
     limit = float(np.abs(matrix).max()) or 1.0
     scale = alt.Scale(scheme="purplegreen", domain=[-limit, limit])
     return (
-        alt.Chart(frame, title="Which query piece matched which document piece")
+        alt.Chart(frame, title="Which query word matched which document word")
         .mark_rect()
         .encode(
             x=alt.X("document:N", sort=col_labels, title=None, axis=alt.Axis(labelAngle=-60)),

@@ -7,7 +7,9 @@ import pytest
 
 from core.errors import InputError
 from core.explain.contributions import (
+    PairMatrix,
     hit_contributions,
+    merge_pieces,
     pair_matrix,
     pair_shares,
     split_score,
@@ -120,3 +122,62 @@ def test_pair_matrix_sums_to_the_real_search_score(real_embedder) -> None:
     top = pairs.strongest(3)
     assert len(top) == 3 and top[0][2] >= top[1][2] >= top[2][2]
     assert top[0][2] == pytest.approx(pairs.matrix.max())
+
+
+def test_merge_pieces_joins_continuations_to_their_word() -> None:
+    words, groups = merge_pieces(["[CLS]", "echo", "##loc", "##ation", "of", "bats", "[SEP]"])
+    assert words == ("[CLS]", "echolocation", "of", "bats", "[SEP]")
+    assert groups.tolist() == [0, 1, 1, 1, 2, 3, 4]
+
+
+def test_words_matrix_sums_the_pieces_cells() -> None:
+    matrix = np.arange(12, dtype=float).reshape(3, 4)
+    pairs = PairMatrix(("a", "##b", "c"), ("x", "##y", "##z", "w"), matrix, float(matrix.sum()))
+    words = pairs.by_words()
+    assert words.query_tokens == ("ab", "c") and words.doc_tokens == ("xyz", "w")
+    expected = [[0 + 1 + 2 + 4 + 5 + 6, 3 + 7], [8 + 9 + 10, 11]]
+    np.testing.assert_array_equal(words.matrix, expected)
+    assert words.matrix.sum() == matrix.sum() == words.score
+
+
+LONG = (
+    "Bats hunt at night. "
+    + "Farmers rotate crops to keep the soil fertile and reduce pests in the fields. " * 25
+    + "Many bats find insects by echolocation: they emit ultrasonic calls and listen for "
+    "the echoes bouncing off moths and beetles in the dark. "
+    + "Rivers carry silt from the mountains down to the wide delta and the sea. "
+    * 25
+)
+
+
+@pytest.mark.slow
+def test_word_matrix_of_a_long_documents_best_chunk_sums_to_its_score(
+    real_embedder, data_dir
+) -> None:
+    """A document of several chunks: the hit's best chunk's word matrix sums to the hit's
+    cosine (within 1e-4), rows and columns to the words' shares (their pieces' summed)."""
+    from core.documents.readers import Document
+    from core.ingest.pipeline import ingest_documents
+    from core.search.query import search
+    from core.storage.collection import Collection
+
+    collection = Collection("long", real_embedder.info, create=True)
+    ingest_documents(collection, real_embedder, [Document("long", LONG, "t")])
+    query = "how do bats find insects using echolocation in the dark"
+    [hit] = search(collection, real_embedder, query, 1, mode="dense").hits
+    assert hit.chunks > 2 and "echolocation" in hit.text and hit.text != LONG
+    pieces = pair_matrix(real_embedder, query, hit.text)
+    words = pieces.by_words()
+    assert words.matrix.sum() == pytest.approx(hit.score, abs=1e-4)
+    assert "echolocation" in words.doc_tokens and not any(
+        w.startswith("##") for w in words.doc_tokens + words.query_tokens
+    )
+    assert len(words.doc_tokens) < len(pieces.doc_tokens)
+    _, q_parts, _, d_parts, _ = token_contributions(real_embedder, query, hit.text)
+    q_sum = np.bincount(merge_pieces(pieces.query_tokens)[1], weights=q_parts)
+    d_sum = np.bincount(merge_pieces(pieces.doc_tokens)[1], weights=d_parts)
+    np.testing.assert_allclose(words.matrix.sum(axis=1), q_sum, atol=1e-4)
+    np.testing.assert_allclose(words.matrix.sum(axis=0), d_sum, atol=1e-4)
+    top = words.strongest(5)
+    assert [t[2] for t in top] == sorted((t[2] for t in top), reverse=True)
+    assert top[0][2] == pytest.approx(words.matrix.max())

@@ -106,3 +106,45 @@ def test_save_copies_documents_and_vectors(source: Collection, tiny_embedder) ->
         selection.save_as_collection(source, chosen, "stars-only")
     with pytest.raises(InputError, match="empty"):
         selection.save_as_collection(source, [], "nothing")
+
+
+def test_save_copies_whole_documents_and_their_vectors_bit_for_bit(
+    tiny_embedder, monkeypatch
+) -> None:
+    """Vectors no encoder would make (random), so equal bytes mean copied, not recomputed;
+    one chunk of a three-chunk document selected: the whole document (its three chunks, with
+    their offsets and vectors) is saved, since a collection holds whole documents."""
+    from core.documents.chunking import Chunk
+    from core.model.embedder import Embedder
+    from core.storage.collection import built_encoder
+
+    collection = Collection("random", tiny_embedder.info, create=True)
+    docs = [Document(f"d{i}", f"first part {i}. second part. third part.", "t") for i in range(4)]
+    chunks = [[Chunk(0, 0, 13, ""), Chunk(1, 14, 26, ""), Chunk(2, 27, 38, "")] for _ in docs]
+    chunks = [
+        [Chunk(c.ordinal, c.start, c.end, d.text[c.start : c.end]) for c in cs]
+        for d, cs in zip(docs, chunks, strict=True)
+    ]
+    vectors = np.random.default_rng(3).standard_normal((12, tiny_embedder.dimension))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = collection.add_vectors(docs, chunks, vectors)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an encoder was called")
+
+    for name in ("encode", "encode_bulk", "encode_recent", "encode_query"):
+        monkeypatch.setattr(Embedder, name, refuse)
+    assert selection.save_as_collection(collection, [ids[4]], "one-doc") == 1  # d1, chunk 2
+    copy = Collection("one-doc", tiny_embedder.info)
+    rows = copy.store.db.execute(
+        "SELECT d.doc_id, d.text, c.ordinal, c.start, c.end, c.text, c.vector FROM chunks c"
+        " JOIN documents d ON d.id = c.doc ORDER BY c.ordinal"
+    ).fetchall()
+    assert [(r[0], r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("d1", c.ordinal, c.start, c.end, c.text) for c in chunks[1]
+    ]
+    assert rows[0][1] == docs[1].text
+    assert [r[6] for r in rows] == [vectors[i].tobytes() for i in (3, 4, 5)]
+    assert built_encoder("one-doc") == built_encoder("random")
+    scores, found = copy.index.search(vectors[4], 1)
+    assert found[0][0] >= 0 and scores[0][0] == pytest.approx(1.0, abs=1e-6)
