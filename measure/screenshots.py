@@ -12,15 +12,25 @@ is still saved, and the run ends with exit status 1.
 Usage::
 
     python -m measure screenshots [--out docs/images] [--pages search,explore] [--model DIR]
+        [--data-dir DIR --collection NAME]
+
+The issue-17 pictures (word-pairs, sense-search, map-trust, selection, search-within) act on
+the page first: open the first hit's pair matrix, search by the sense of "model", lay out t-SNE
+shaded by neighbour recall, shift+drag a box on the map (and open the Search page restricted to
+it, then ask there). ``--collection`` points them at another
+collection (for instance the ten-thousand-document one of :mod:`measure.scifact_corpus`); each
+picture's seconds are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +40,9 @@ from measure.browser import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_serv
 
 WIDTH = 1400
 SAMPLE_QUERY = "a snake that swallows its prey whole"
+PAIRS_QUERY = "how do bats find insects in the dark"
+PAIRS_PATH = f"/Search?collection={{c}}&q={quote(PAIRS_QUERY)}"
+SENSE_HEADER = "Search by a word's sense"
 # Every change to the page notes the time: "drawn" is a quiet page after the script run.
 WATCH_CHANGES = """
 (() => {
@@ -62,6 +75,8 @@ class Shot:
     max_height: int = 1400
     search: bool = False
     width: int = WIDTH
+    action: str = ""  # a key of ACTIONS: what to do on the page before the picture
+    start: str = ""  # text of the element the picture starts at (a clip of a long page)
 
 
 SHOTS = (
@@ -74,6 +89,16 @@ SHOTS = (
     Shot("context", "/Context", 1500),
     Shot("how-it-works", "/How_it_works", 1500),
     Shot("next-token", "/Next_token", 1500),
+    Shot("word-pairs", PAIRS_PATH, 1400, action="pairs", start="Why #1"),
+    Shot("sense-search", "/Context?collection={c}", 900, action="sense", start=SENSE_HEADER),
+    Shot(
+        "map-trust",
+        "/Explore?collection={c}&method=tsne&colour=neighbour%20recall",
+        1100,
+        action="compute",
+    ),
+    Shot("selection", "/Explore?collection={c}", 1900, action="select", start="Explore the"),
+    Shot("search-within", "/Explore?collection={c}", 1100, action="within"),
 )
 
 
@@ -118,19 +143,95 @@ def shrink(path: Path) -> None:
         packed.unlink()
 
 
-def shoot(page: Any, url: str, shot: Shot, out: Path, timeout_s: float) -> list[str]:
+def shoot(
+    page: Any, url: str, shot: Shot, out: Path, timeout_s: float, collection: str = "demo"
+) -> list[str]:
     """Open one page, draw it, save ``<out>/<name>.png``; return the errors it shows."""
     page.set_viewport_size({"width": shot.width, "height": 900})
-    page.goto(f"{url}{shot.path}", wait_until="domcontentloaded")
+    page.goto(f"{url}{shot.path.format(c=quote(collection))}", wait_until="domcontentloaded")
     wait_drawn(page, timeout_s)
     if shot.search:
         ask(page, SAMPLE_QUERY, timeout_s)
         wait_drawn(page, timeout_s)
-    fit_height(page, shot, timeout_s)
+    if shot.action:
+        ACTIONS[shot.action](page, timeout_s)
+        wait_drawn(page, timeout_s)
     target = out / f"{shot.name}.png"
-    page.screenshot(path=str(target))
+    if shot.start:
+        clip(page, shot, target, timeout_s)
+    else:
+        fit_height(page, shot, timeout_s)
+        page.screenshot(path=str(target))
     shrink(target)
     return page.locator(ERRORS).all_inner_texts()
+
+
+def clip(page: Any, shot: Shot, target: Path, timeout_s: float) -> None:
+    """A picture of the page from the element showing ``shot.start``, ``max_height`` tall."""
+    height = min(int(page.evaluate(CONTENT_HEIGHT)) + 40, 8000)
+    page.set_viewport_size({"width": shot.width, "height": height})
+    page.wait_for_timeout(300)
+    wait_drawn(page, timeout_s)
+    top = page.get_by_text(shot.start).first.bounding_box()["y"] - 12
+    tall = min(shot.max_height, height - top)
+    page.screenshot(path=str(target), clip={"x": 0, "y": top, "width": shot.width, "height": tall})
+
+
+def show_pairs(page: Any, timeout_s: float) -> None:
+    """Search: open the first hit's word-pair matrix."""
+    page.get_by_text("Which word matched which (every pair)").first.click()
+    page.get_by_text("cells sum to", exact=False).first.wait_for(timeout=timeout_s * 1000)
+    page.locator("[data-testid=stExpander] .vega-embed").first.wait_for(timeout=timeout_s * 1000)
+
+
+def sense_search(page: Any, timeout_s: float) -> None:
+    """Context: search the collection by the sense of the page's word in its first sentence."""
+    page.get_by_role("button", name=re.compile(r"Find passages using")).click()
+    page.get_by_text(re.compile(r"Same sense \(\d+\)")).wait_for(timeout=timeout_s * 1000)
+
+
+def compute_map(page: Any, timeout_s: float) -> None:
+    """Explore: press "Compute" when the layout waits for it, then wait for the map."""
+    button = page.get_by_role("button", name=re.compile(r"Compute the .* map"))
+    if button.count():
+        button.click()
+    page.get_by_text("How far to trust", exact=False).first.wait_for(timeout=timeout_s * 1000)
+    page.locator(".vega-embed").first.wait_for(timeout=timeout_s * 1000)
+
+
+def select_box(page: Any, timeout_s: float) -> None:
+    """Explore: shift+drag a box over part of the map; wait for the selection's summary."""
+    chart = page.locator(".vega-embed").first
+    chart.wait_for(timeout=timeout_s * 1000)
+    box = chart.bounding_box()
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6, steps=8)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    page.mouse.move(0, 0)
+    summary = page.get_by_text(re.compile(r"The selection: [\d,]+ chunks"))
+    summary.wait_for(timeout=timeout_s * 1000)
+
+
+def search_within(page: Any, timeout_s: float) -> None:
+    """Explore: select a box, open the Search page restricted to it, ask a question there."""
+    select_box(page, timeout_s)
+    page.get_by_text("Open the Search page restricted to these documents").click()
+    note = page.get_by_text("Searching only within a selection of", exact=False)
+    note.wait_for(timeout=timeout_s * 1000)
+    wait_drawn(page, timeout_s)
+    ask(page, PAIRS_QUERY, timeout_s)
+
+
+ACTIONS = {
+    "pairs": show_pairs,
+    "sense": sense_search,
+    "compute": compute_map,
+    "select": select_box,
+    "within": search_within,
+}
 
 
 def new_page(browser: Any, refused: list[str]) -> Any:
@@ -149,25 +250,31 @@ def new_page(browser: Any, refused: list[str]) -> Any:
     return context.new_page()
 
 
-def take_one(page: Any, url: str, shot: Shot, out: Path, timeout_s: float) -> int:
+def take_one(
+    page: Any, url: str, shot: Shot, out: Path, timeout_s: float, collection: str = "demo"
+) -> int:
     """Photograph one page and say how it went; return how many problems it had."""
     from playwright.sync_api import Error as PlaywrightError
 
+    started = time.perf_counter()
     try:
-        errors = shoot(page, url, shot, out, timeout_s)
+        errors = shoot(page, url, shot, out, timeout_s, collection)
     except PlaywrightError as exc:  # a timeout included: the page was never drawn
         print(f"{shot.name}: not saved, {str(exc).splitlines()[0]}", file=sys.stderr)
         return 1
     finally:
         page.context.close()
     size_kb = (out / f"{shot.name}.png").stat().st_size / 1024
-    print(f"{out / shot.name}.png: {size_kb:.0f} KB", flush=True)
+    seconds = time.perf_counter() - started
+    print(f"{out / shot.name}.png: {size_kb:.0f} KB, {seconds:.1f} s", flush=True)
     for text in errors:
         print(f"  error shown on {shot.name}: {text[:300]}", file=sys.stderr)
     return len(errors)
 
 
-def take(shots: list[Shot], out: Path, data_dir: Path, env: dict, timeout_s: float) -> int:
+def take(
+    shots: list[Shot], out: Path, data_dir: Path, env: dict, timeout_s: float, collection: str
+) -> int:
     """Photograph ``shots`` against a server started on ``data_dir``; return the exit status."""
     from playwright.sync_api import sync_playwright
 
@@ -177,7 +284,8 @@ def take(shots: list[Shot], out: Path, data_dir: Path, env: dict, timeout_s: flo
     with streamlit_server(data_dir, env) as (url, _), sync_playwright() as play:
         browser = play.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         for shot in shots:
-            failed += take_one(new_page(browser, refused), url, shot, out, timeout_s)
+            page = new_page(browser, refused)
+            failed += take_one(page, url, shot, out, timeout_s, collection)
         browser.close()
     if refused:
         print(f"refused {len(refused)} outbound requests: {refused[:3]}", file=sys.stderr)
@@ -199,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, help="data dir for the server (kept; a rerun reuses the demo)"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds one page may take")
+    parser.add_argument(
+        "--collection",
+        default="demo",
+        help="the collection the word-pair, sense-search, "
+        "map-trust and selection pictures show (one in --data-dir)",
+    )
     return parser
 
 
@@ -217,11 +331,12 @@ def run(args: argparse.Namespace) -> int:
     shots = [by_name[n] for n in wanted]
     if args.data_dir:
         args.data_dir.mkdir(parents=True, exist_ok=True)
-        return take(shots, args.out.resolve(), args.data_dir.resolve(), env, args.timeout)
+        folder = args.data_dir.resolve()
+        return take(shots, args.out.resolve(), folder, env, args.timeout, args.collection)
     with tempfile.TemporaryDirectory(prefix="embedlab-shots-") as scratch:
         data_dir = Path(scratch) / "data"
         data_dir.mkdir()
-        return take(shots, args.out.resolve(), data_dir, env, args.timeout)
+        return take(shots, args.out.resolve(), data_dir, env, args.timeout, args.collection)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,6 +141,27 @@ def map_trust(name: str, generation: int, method: str, seed: int) -> MapTrust | 
     return projection_trust(collection(name), projection(name, generation, method, seed))
 
 
+@st.cache_data(show_spinner="Summarising the selection…", max_entries=8)
+def selection_summary(
+    name: str, generation: int, ids: tuple[int, ...], background: tuple[int, ...]
+):
+    """Size, distinctive words and central documents of a selection (``summarise``): kept,
+    so the Explore page's other widgets do not redo it (seconds for thousands of points)."""
+    from core.explain import selection
+
+    del generation  # part of the cache key only
+    return selection.summarise(collection(name), ids, background)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def selection_token(name: str, generation: int, ids: tuple[int, ...]) -> str:
+    """The link token of a selection (``selections.token_for``), made once per selection."""
+    from core.storage import selections
+
+    del generation  # part of the cache key only
+    return selections.token_for(collection(name), ids)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def map_clusters(name: str, generation: int, method: str, seed: int, k: int) -> Clusters:
     """k-means clusters of the map's points, named by their most distinctive terms."""

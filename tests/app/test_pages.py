@@ -139,8 +139,9 @@ def test_search_shows_which_word_matched_which_summing_to_the_score() -> None:
     assert abs(total - score) <= 2e-3  # both shown rounded (3 and 4 places)
     charts = at.expander[0].get("vega_lite_chart")
     assert len(charts) == 1 and "share of the cosine" in charts[0].proto.spec
-    strongest = [h.value for h in at.expander[0].html if "query piece" in h.value]
+    strongest = [h.value for h in at.expander[0].html if "query word" in h.value]
     assert len(strongest) == 1 and strongest[0].count("<tr><td") == 10
+    assert "##" not in strongest[0] and "Pieces of one word are merged" in note
 
 
 def test_search_filter_keeps_only_that_topic() -> None:

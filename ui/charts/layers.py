@@ -202,10 +202,15 @@ def pair_chart(matrix: np.ndarray, rows: Sequence[str], columns: Sequence[str]) 
         alt.Chart(frame, title="Which query word matched which document word")
         .mark_rect()
         .encode(
-            x=alt.X("document:N", sort=col_labels, title=None, axis=alt.Axis(labelAngle=-60)),
+            x=alt.X(
+                "document:N",
+                sort=col_labels,
+                title=None,
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelFontSize=10),
+            ),
             y=alt.Y("query:N", sort=row_labels, title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.Color("share:Q", scale=scale, title="share of the cosine"),
             tooltip=["query:N", "document:N", alt.Tooltip("share:Q", format=".4f")],
         )
-        .properties(height=alt.Step(18), width=alt.Step(14))
+        .properties(height=alt.Step(18), width=alt.Step(16))
     )

@@ -10,7 +10,7 @@ import streamlit as st
 from core.errors import LabError
 from core.storage import selections
 from core.storage.collection import Collection
-from ui import components
+from ui import components, resources
 
 PARAM = "within"
 SEEN = "search_within_seen"  # the last selection token a link opened the page with
@@ -59,7 +59,8 @@ def restriction(collection: Collection, name: str) -> np.ndarray | None:
 def link(collection: Collection, name: str, chunk_ids: np.ndarray, query: str) -> None:
     """A link opening the Search page restricted to the documents of the selected chunks."""
     try:
-        token = selections.token_for(collection, chunk_ids)
+        ids = tuple(int(i) for i in chunk_ids)
+        token = resources.selection_token(name, collection.store.generation, ids)
     except LabError as exc:
         components.show_error(exc)
         return
@@ -68,5 +69,4 @@ def link(collection: Collection, name: str, chunk_ids: np.ndarray, query: str) -
         "pages/1_Search.py",
         label="Open the Search page restricted to these documents",
         query_params=params,
-        icon="🔎",
     )

@@ -83,8 +83,11 @@ def actions(collection: Collection, name: str, table: pd.DataFrame, rows: pd.Dat
         return
     ids = rows["chunk_id"].to_numpy(dtype=np.int64)
     background = charts.draw_sample(table, BACKGROUND)["chunk_id"].to_numpy(dtype=np.int64)
+    generation = collection.store.generation
     try:
-        summary = selection.summarise(collection, ids, background)
+        summary = resources.selection_summary(
+            name, generation, tuple(ids.tolist()), tuple(background.tolist())
+        )
     except LabError as exc:
         components.show_error(exc)
         return
@@ -142,7 +145,8 @@ def _save(collection: Collection, ids: np.ndarray) -> None:
         if not st.form_submit_button("Save (the stored vectors are copied)"):
             return
     try:
-        copied = selection.save_as_collection(collection, ids, new)
+        with st.spinner(f"Copying the documents of {len(ids):,} chunks with their vectors…"):
+            copied = selection.save_as_collection(collection, ids, new)
     except LabError as exc:
         components.show_error(exc)
         return

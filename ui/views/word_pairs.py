@@ -31,6 +31,7 @@ def show(query: str, text: str, key: str, encoder: str | None = None) -> None:
     st.altair_chart(
         charts.pair_chart(pairs.matrix, pairs.query_tokens, pairs.doc_tokens),
         key=f"{key}_chart",
+        width="content",  # one 16-pixel column per word, not squeezed to the page
     )
     top = pd.DataFrame(pairs.strongest(10), columns=["query word", "document word", "share"])
     st.markdown("**The strongest pairs**")
