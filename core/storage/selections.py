@@ -34,7 +34,9 @@ from core.storage.collection import Collection
 log = logging.getLogger(__name__)
 
 INLINE_CHARS = 1_500  # longer selections are stored in the collection's folder when it can be
-MAX_INLINE_CHARS = 60_000  # the most a link may carry inline (a read-only collection)
+# The most a link may carry inline (a read-only collection): Streamlit's server (uvicorn with
+# h11) refuses a request head over 16 KB, and a shared link is opened by such a request.
+MAX_INLINE_CHARS = 12_000
 FOLDER = "selections"
 _STORED = re.compile(r"^s([0-9a-f]{16})$")
 _INLINE = re.compile(r"^i([A-Za-z0-9_-]+)\.([0-9a-f]{8})$")

@@ -103,3 +103,14 @@ def test_a_token_from_another_collection_does_not_resolve(tiny_embedder) -> None
     token = selections.token_for(one, chunk_ids(one)[:3])
     with pytest.raises(InputError, match="no longer matches"):
         selections.resolve(other, token)
+
+
+def test_a_read_only_selection_too_large_for_a_link_is_refused(tiny_embedder, monkeypatch) -> None:
+    collection = build("frozen-big", tiny_embedder, 3000)
+    ids = chunk_ids(collection)
+    picked = ids[np.random.default_rng(3).choice(len(ids), 2000, replace=False)]
+    monkeypatch.setenv("EMBEDLAB_READ_ONLY", "1")
+    monkeypatch.setattr(selections, "INLINE_CHARS", 100)
+    monkeypatch.setattr(selections, "MAX_INLINE_CHARS", 300)
+    with pytest.raises(InputError, match="too large for a link while this collection is read"):
+        selections.token_for(collection, picked)
