@@ -211,13 +211,17 @@ def word_senses(name: str, generation: int, word: str, k: int):
     return walkthrough.senses(embedder(), collection(name).store, word, k)
 
 
-def search_sense(name: str, word: str, sentence: str, k: int, progress=None):
-    """Passages using ``word`` as ``sentence`` does (``sense_search.search_sense``); the
-    occurrences' vectors are cached in core per collection generation."""
+def search_sense(
+    name: str, word: str, sentence: str, k: int, progress=None, limit: int | None = None
+):
+    """Passages using ``word`` as ``sentence`` does (``sense_search.search_sense``), among at
+    most ``limit`` uses; the occurrences' vectors are cached in core per collection
+    generation."""
     from core.explain import sense_search
 
     store = collection(name).store
-    return sense_search.search_sense(embedder(), store, word, sentence, k, progress)
+    limit = limit or sense_search.MAX_OCCURRENCES
+    return sense_search.search_sense(embedder(), store, word, sentence, k, progress, limit=limit)
 
 
 @st.cache_data(show_spinner="Running the model…", max_entries=16)

@@ -149,3 +149,21 @@ def test_context_searches_the_demo_by_the_sense_of_model() -> None:
     assert all("«model»" in row for row in same)
     at.number_input(key="ctx_sense_hits").set_value(4).run()  # other inputs: no stale result
     assert not [h for h in at.html if 'class="lab-table"' in h.value and "«" in h.value]
+
+
+def test_context_sense_search_compares_at_most_the_uses_asked_for() -> None:
+    """The bound on uses compared is the reader's (1,000 by default, stated): asked for 10
+    of the demo's uses of "model", 10 are compared and the note says more exist."""
+    from core.explain.sense_search import find_occurrences
+    from core.storage.collection import Collection
+    from ui import resources
+
+    at = run_page(CONTEXT)
+    assert at.number_input(key="ctx_sense_limit").value == 1000
+    at.number_input(key="ctx_sense_limit").set_value(10)
+    at.button(key="ctx_sense_go").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    demo = Collection("demo", resources.embedder().info)
+    assert len(find_occurrences(demo.store, "model")[0]) > 10
+    captions = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Compared 10 occurrences of 'model'" in captions and "more exist" in captions

@@ -12,6 +12,7 @@ from ui import components, resources
 
 STATE = "ctx_sense_search_result"  # (inputs, result) of the last search in this session
 FORMATS = {"cosine": "{:.3f}", "P(same sense)": "{:.2f}"}
+DEFAULT_USES = 1_000  # uses compared by default: about 10-30 s on two cores, 5,000 minutes
 
 
 def show(word: str, sentences: list[str]) -> None:
@@ -20,17 +21,24 @@ def show(word: str, sentences: list[str]) -> None:
         "Every sentence of a collection holding the word (or another form of it, as keyword "
         "search finds them) is run through the model; its word vector is compared with the "
         "word's vector in your sentence (cosine, last layer), and the same-sense verdict "
-        f"(calibrated on WiC) sorts the passages into two lists. At most {MAX_OCCURRENCES:,} "
-        "occurrences are compared; their vectors are kept until the collection changes."
+        "(calibrated on WiC) sorts the passages into two lists. The first uses found are "
+        f"compared, {DEFAULT_USES:,} unless you ask for more (up to {MAX_OCCURRENCES:,}: each "
+        "use is one model run, so thousands take minutes); their vectors are kept until the "
+        "collection changes."
     )
-    c1, c2, c3 = st.columns([2, 4, 1])
+    c1, c2, c3, c4 = st.columns([2, 4, 1, 1])
     with c1:
         name = components.pick_collection("ctx_sense_search_collection")
     sentence = c2.selectbox("The sense wanted, as used in", sentences, key="ctx_sense_sentence")
     k = int(c3.number_input("Hits", 1, 50, 10, key="ctx_sense_hits"))
+    limit = int(
+        c4.number_input(
+            "Uses compared", 10, MAX_OCCURRENCES, DEFAULT_USES, 500, key="ctx_sense_limit"
+        )
+    )
     if name is None or sentence is None:
         return
-    inputs = (name, resources.collection(name).store.generation, word, sentence, k)
+    inputs = (name, resources.collection(name).store.generation, word, sentence, k, limit)
     if st.button(f"Find passages using '{word}' this way", key="ctx_sense_go"):
         bar = st.progress(0.0, text="Finding the word in the collection…")
 
@@ -38,7 +46,7 @@ def show(word: str, sentences: list[str]) -> None:
             bar.progress(done / total, text=f"Contextual vectors: {done:,} of {total:,} uses")
 
         try:
-            result = resources.search_sense(name, word, sentence, k, progress)
+            result = resources.search_sense(name, word, sentence, k, progress, limit)
             st.session_state[STATE] = (inputs, result)
         except LabError as exc:
             st.session_state.pop(STATE, None)
