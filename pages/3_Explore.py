@@ -120,7 +120,7 @@ if cells is not None:
         "of all of them; select a box to list every point inside it."
     )
 marker, lines = sections.query_marks(view, query)
-opened = selection_view.drawn()  # the selection a link named: drawn again
+opened = selection_view.drawn(name, method, seed)  # the selection a link named, drawn
 chart = charts.map_chart(points, colour_field, marker, lines, cells, initial=opened)
 left, right = st.columns([5, 2])
 with left:

@@ -280,3 +280,12 @@ def test_a_selection_in_the_url_is_drawn_on_the_map_again() -> None:
     params = selection_params(charts_of(at)[0])
     assert params["pick"]["value"] == [{"chunk_id": int(i)} for i in ids]
     assert any(h.value.startswith("The selection: 2 chunks") for h in at.subheader)
+
+
+def test_a_linked_selection_is_not_drawn_on_another_map() -> None:
+    """The box a link named belongs to its map (PCA here): switched to t-SNE, no box."""
+    at = run_page("pages/3_Explore.py", {"box": "-1,2,-3,4", "method": "pca"})
+    assert selection_params(charts_of(at)[0])["box"]["value"]["x"] == [-1.0, 2.0]
+    at.radio(key="explore_method").set_value("tsne").run()
+    assert not at.exception
+    assert "value" not in selection_params(charts_of(at)[0])["box"]

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core import config
 from core.errors import LabError
 from core.explain import selection
 from core.storage.collection import Collection
@@ -14,6 +15,8 @@ from ui import charts, components, resources
 from ui.views import search_within
 
 URL_KEYS = ("box", "pick", "cluster")
+# The map a URL selection belongs to, with the page's defaults.
+MAP_KEYS = {"collection": config.DEMO_COLLECTION, "method": "pca", "seed": "0"}
 SAVED = "explore_url_selection"  # the selection the page was opened with, until another
 DRAWN = "explore_url_selection_drawn"  # the same, drawn on the map for the whole session
 SCORE = {"score": "{:.3f}"}
@@ -24,12 +27,17 @@ def keep_url() -> None:
     """Remember the selection named in the URL (call before the page rewrites the URL)."""
     params = st.query_params
     st.session_state.setdefault(SAVED, {k: params[k] for k in URL_KEYS if k in params})
-    st.session_state.setdefault(DRAWN, _parse(st.session_state[SAVED]))
+    opened_on = tuple(params.get(k, d) for k, d in MAP_KEYS.items())
+    st.session_state.setdefault(DRAWN, (opened_on, _parse(st.session_state[SAVED])))
 
 
-def drawn() -> dict:
-    """The box or clicked points the page was opened with, for the map to draw."""
-    return st.session_state.get(DRAWN, {})
+def drawn(name: str, method: str, seed: int) -> dict:
+    """The box or clicked points the page was opened with, for the map to draw: only on the
+    map the link named (its collection, method and seed; their coordinates mean nothing on
+    another)."""
+    opened_on, selection = st.session_state.get(DRAWN, ((), {}))
+    here = (name, method, str(seed))
+    return selection if opened_on == here else {}
 
 
 def _parse(saved: dict) -> dict:
