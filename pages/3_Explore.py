@@ -38,7 +38,14 @@ with cols[1]:
 with cols[2]:
     seed = int(st.number_input("Seed", 0, 2**31 - 1, step=1, key="explore_seed"))
 with cols[4]:
-    k = st.slider("Neighbours", 1, 20, 8, key="explore_k")
+    k = st.slider(
+        "Question's neighbours",
+        1,
+        20,
+        8,
+        key="explore_k",
+        help="How many true nearest neighbours (by cosine) of your question the map marks.",
+    )
 if name is None:
     st.stop()
 
