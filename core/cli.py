@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--text-fields", default="text", help="csv/jsonl fields, e.g. title,text")
     ingest.add_argument("--id-field", default="id", help="csv/jsonl field holding the id")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument(
+        "--engine",
+        choices=["single", "ray"],
+        default="single",
+        help="single: this process (default); ray: read, chunk and encode on Ray (the cluster "
+        "at RAY_ADDRESS, else Ray started on this machine for this ingest)",
+    )
 
     search = sub.add_parser("search", help="search a collection by meaning")
     search.add_argument("query", nargs="?", help="the question (or use --queries)")
@@ -111,13 +118,26 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    """``ingest PATH... --collection NAME``."""
-    from core.documents.readers import FieldSpec, load_paths
+    """``ingest PATH... --collection NAME [--engine ray]``."""
+    from core.documents.readers import load_paths
     from core.ingest.pipeline import ingest_documents
-    from core.storage.collection import Collection, validate_name
+    from core.storage.collection import validate_name
 
     validate_name(args.collection)
-    loaded = load_paths(args.paths, FieldSpec.parse(args.text_fields, args.id_field))
+    if args.engine != "ray":
+        return _ingest(args, load_paths, ingest_documents)
+    from core.ingest.ray_engine import RaySession
+
+    with RaySession() as engine:
+        return _ingest(args, engine.load_paths, engine.ingest_documents)
+
+
+def _ingest(args: argparse.Namespace, load: Callable, ingest: Callable) -> int:
+    """Read with ``load``, store with ``ingest`` (one engine's pair), print the report."""
+    from core.documents.readers import FieldSpec
+    from core.storage.collection import Collection
+
+    loaded = load(args.paths, FieldSpec.parse(args.text_fields, args.id_field))
     for problem in loaded.problems:
         print(f"skipped {problem.source}: {problem.reason}", file=sys.stderr)
     if not loaded.documents:
@@ -125,7 +145,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     embedder = _embedder(args.collection)
     collection = Collection(args.collection, embedder.info, create=True)
     progress = _report_commits(_progress("embedding"))
-    report = ingest_documents(collection, embedder, loaded.documents, progress)
+    report = ingest(collection, embedder, loaded.documents, progress)
     report.problems[:0] = loaded.problems
     if args.json:
         print(json.dumps(_report_json(args.collection, report)))

@@ -16,6 +16,8 @@ Every setting has one place: this module. Environment variables:
 - ``EMBEDLAB_INGEST_BATCH``: documents per committed ingest batch.
 - ``EMBEDLAB_REPORT_COMMITS``: ``1`` prints ``committed N`` after each batch (crash trials).
 - ``EMBEDLAB_CHROMIUM``: the Chromium the browser tests and load test drive.
+- ``RAY_ADDRESS`` (Ray's own variable): the Ray cluster ``ingest --engine ray`` joins; unset,
+  it starts Ray on this machine.
 
 A test (``tests/test_layering.py``) fails when any other module reads an ``EMBEDLAB_*``
 variable.
@@ -197,3 +199,22 @@ def ingest_batch(default: int) -> int:
 def report_commits() -> bool:
     """Whether ingest prints ``committed N`` after each batch (``EMBEDLAB_REPORT_COMMITS=1``)."""
     return os.environ.get("EMBEDLAB_REPORT_COMMITS") == "1"
+
+
+def ray_address() -> str | None:
+    """The Ray cluster ``ingest --engine ray`` joins (``RAY_ADDRESS``, e.g. ``10.0.0.5:6379``),
+    or None to start Ray on this machine for the one ingest."""
+    return os.environ.get("RAY_ADDRESS", "").strip() or None
+
+
+def worker_environment() -> dict[str, str]:
+    """The settings a Ray worker needs to act as this process does: every ``EMBEDLAB_*``
+    variable set here, the data dir (the int8 encoder cache lives under it) and model cache
+    as absolute paths, offline model loading, and this project on ``PYTHONPATH``."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("EMBEDLAB_")}
+    env["EMBEDLAB_DATA_DIR"] = str(data_dir())
+    env["EMBEDLAB_MODEL_CACHE"] = str(model_cache_dir().resolve())
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
+        env[name] = os.environ.get(name, "")
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
+    return env

@@ -23,3 +23,7 @@ class ModelNotFoundError(LabError):
 
 class BusyError(LabError):
     """A bounded shared resource (the training demo) is in use; try again shortly."""
+
+
+class EngineError(LabError):
+    """An ingest engine (Ray) that cannot start, cannot be reached or failed in a worker."""

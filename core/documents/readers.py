@@ -114,13 +114,20 @@ def load_paths(paths: Iterable[str | Path], fields: FieldSpec | None = None) -> 
     fields = fields or FieldSpec()
     result = LoadResult()
     for path, name in expand_paths(paths, result.problems):
-        try:
-            data = read_limited(path)
-            result.documents.extend(read_bytes(data, name, str(path), fields))
-        except InputError as exc:
-            result.problems.append(Problem(str(path), str(exc)))
+        documents, problem = read_path(path, name, fields)
+        result.documents.extend(documents)
+        if problem:
+            result.problems.append(problem)
         check_document_count(len(result.documents), stopped_at=str(path))
     return result
+
+
+def read_path(path: Path, name: str, fields: FieldSpec) -> tuple[list[Document], Problem | None]:
+    """One file's documents, or the reason it cannot be used (never both, never raised)."""
+    try:
+        return read_bytes(read_limited(path), name, str(path), fields), None
+    except InputError as exc:
+        return [], Problem(str(path), str(exc))
 
 
 def check_document_count(count: int, stopped_at: str | None = None) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from core import config
-from core.documents.chunking import chunk_texts
+from core.documents.chunking import Chunk, chunk_texts
 from core.documents.readers import Document, Problem, check_document_count
 from core.model.embedder import Embedder
 from core.storage.collection import Collection, check_writable
@@ -76,12 +76,8 @@ def ingest_documents(
         ReadOnlyError: in read-only mode.
         InputError: for more documents than one ingest may add (nothing is written).
     """
-    check_writable(f"ingest into '{collection.name}'")
-    check_document_count(len(documents))
-    batch_size = config.ingest_batch(batch_size)
     started = time.perf_counter()
-    report = IngestReport()
-    todo = select_new(collection, documents, report)
+    report, todo, batch_size = start_ingest(collection, documents, batch_size)
     done = 0
     if progress and todo:
         progress(0, len(todo))  # embedding starts now (a bar's rate counts from here)
@@ -92,7 +88,28 @@ def ingest_documents(
         done += len(batch)
         if progress:
             progress(done, len(todo))
-    if todo or not (collection.path / "index.faiss").exists():
+    return finish_ingest(collection, report, started)
+
+
+def start_ingest(
+    collection: Collection, documents: Sequence[Document], batch_size: int
+) -> tuple[IngestReport, list[Document], int]:
+    """What every ingest engine does first: refuse a read-only lab or too many documents,
+    pick the documents to store (:func:`select_new`) and the batch size.
+
+    Returns:
+        The report so far, the documents to store, documents per committed batch.
+    """
+    check_writable(f"ingest into '{collection.name}'")
+    check_document_count(len(documents))
+    report = IngestReport()
+    todo = select_new(collection, documents, report)
+    return report, todo, config.ingest_batch(batch_size)
+
+
+def finish_ingest(collection: Collection, report: IngestReport, started: float) -> IngestReport:
+    """What every ingest engine does last: fit and save the index, time and log the report."""
+    if report.added or not (collection.path / "index.faiss").exists():
         collection.fit_index()
         collection.save_index()
     report.seconds = time.perf_counter() - started
@@ -139,10 +156,15 @@ def free_id(collection: Collection, doc_id: str, taken: set[str]) -> str:
         number += 1
 
 
-def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Document]) -> int:
+def chunk_for(embedder: Embedder, texts: Sequence[str]) -> list[list[Chunk]]:
+    """Each text's chunks, cut to ``embedder``'s window (the one chunking every engine uses)."""
     window = embedder.max_tokens
     overlap = min(CHUNK_OVERLAP, window // 4)  # a small model's window must still move on
-    chunks = chunk_texts([d.text for d in batch], embedder.tokenizer, window, overlap)
+    return chunk_texts(texts, embedder.tokenizer, window, overlap)
+
+
+def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Document]) -> int:
+    chunks = chunk_for(embedder, [d.text for d in batch])
     texts = [c.text for doc_chunks in chunks for c in doc_chunks]
     vectors = embedder.encode_bulk(texts)
     collection.add_vectors(batch, chunks, vectors)
