@@ -69,7 +69,7 @@ def session_pids(session: int) -> list[int]:
     return pids
 
 
-def stop_sessions(sessions: list[int], grace_s: float = 10.0) -> list[int]:
+def stop_sessions(sessions: list[int], grace_s: float = 5.0) -> list[int]:
     """SIGTERM every process of ``sessions``, SIGKILL what is left after ``grace_s``;
     return the pids still alive at the end (none, normally)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):

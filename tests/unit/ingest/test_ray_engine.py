@@ -102,11 +102,11 @@ def assert_same_collection(left: str, right: str) -> None:
     assert np.abs(vectors_a - vectors_b).max() <= 1e-5
 
 
-@pytest.mark.parametrize("encoder", ["torch", "onnx-int8"])
 def test_ray_ingest_gives_the_single_process_collection(
-    on_cluster, encoder: str, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+    on_cluster, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EMBEDLAB_ENCODER", encoder)
+    """With the default encoder (int8); the next test covers torch."""
+    monkeypatch.setenv("EMBEDLAB_ENCODER", encoder := "onnx-int8")
     corpus = write_corpus(tmp_path / "corpus")
     single = ingest([corpus], "single", "single", capsys)
     on_ray = ingest([corpus], "ray", "ray", capsys)
@@ -139,9 +139,11 @@ def test_the_workers_encode_with_the_collections_encoder(
 
 
 def test_half_then_all_stores_nothing_twice(on_cluster, tmp_path: Path, capsys) -> None:
+    """Half the files stored, then all of them on Ray: the stored half is skipped. (The half
+    goes in by a single process, to save a Ray run: a Ray-made half is the next test's.)"""
     corpus = write_corpus(tmp_path / "corpus")
     files = sorted(corpus.iterdir())
-    half = ingest(files[: len(files) // 2], "ray", "ray", capsys)
+    half = ingest(files[: len(files) // 2], "ray", "single", capsys)
     rest = ingest(files, "ray", "ray", capsys)
     ingest(files, "single", "single", capsys)
     assert rest["report"]["already_present"] == half["report"]["added"] > 0
@@ -152,7 +154,7 @@ def test_half_then_all_stores_nothing_twice(on_cluster, tmp_path: Path, capsys) 
 def test_a_killed_ray_ingest_resumes(on_cluster, tmp_path: Path, capsys, data_dir: Path) -> None:
     """Kill ``python -m core ingest --engine ray`` after its first committed batch; the rerun
     stores the rest, and the collection equals the single-process one."""
-    corpus = write_corpus(tmp_path / "corpus", documents=60)
+    corpus = write_corpus(tmp_path / "corpus", documents=40)
     env = {**os.environ, "EMBEDLAB_INGEST_BATCH": "8", "EMBEDLAB_REPORT_COMMITS": "1"}
     command = [sys.executable, "-m", "core", "ingest", str(corpus), "--collection", "ray"]
     proc = subprocess.Popen(
@@ -166,7 +168,7 @@ def test_a_killed_ray_ingest_resumes(on_cluster, tmp_path: Path, capsys, data_di
         proc.wait(timeout=60)
     assert first.startswith("committed 8"), first
     rerun = ingest([corpus], "ray", "ray", capsys)
-    assert 8 <= rerun["report"]["already_present"] < 63
+    assert 8 <= rerun["report"]["already_present"] < 43
     ingest([corpus], "single", "single", capsys)
     assert_same_collection("single", "ray")
 
