@@ -8,7 +8,9 @@
 - ``screenshots [--out docs/images]``: every page drawn in Chromium, saved as PNGs;
 - ``causal [--quick]``: the causal model's generation speed vs ``model.generate``, the
   next-token view's warm time, the first answer after a fresh clone, memory with both models;
-- ``tour [--runs 5]``: Home's guided tour drawn in Chromium, cold and warm, beside a page.
+- ``tour [--runs 5]``: Home's guided tour drawn in Chromium, cold and warm, beside a page;
+- ``ray_ingest [--documents N]``: ``ingest --engine ray`` docs/s against the single-process
+  ingest on SciFact abstracts, Ray's start-up apart (a ``bench`` section too).
 
 Measurement imports the product (``core``); the product never imports it.
 """
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from core.errors import LabError
 
-TOOLS = ("crash", "fuzz", "load", "screenshots", "causal", "tour")
+TOOLS = ("crash", "fuzz", "load", "screenshots", "causal", "tour", "ray_ingest")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,8 @@ Sections (``--quick`` in brackets, under 3 minutes on 2 cores):
 - filtered: recall@10 against exact filtered search and p50/p95 for filters keeping 10%,
   1%, 0.1% of the chunks and 5 documents, at 100k and 1M chunks [100k]; the keyword ranking
   against a brute-force BM25 (documents returned, checks that agree);
+- ray ingest: ``ingest --engine ray`` (Ray started here) vs the single-process ingest,
+  docs/s on all 5,183 SciFact abstracts [800], Ray's start-up apart (measure/ray_ingest.py);
 - projection: PCA, UMAP, t-SNE at 10k and 100k points [PCA and UMAP at 10k];
 - quality: SciFact train nDCG@10 (dense, keyword, hybrid; plain sentence-transformers beside
   it) and STS-B dev Spearman [STS-B only].
@@ -44,6 +46,7 @@ FULL = {
     "projection_methods": ("pca", "umap", "tsne"),
     "projection_budget_s": 120.0,
     "scifact": True,
+    "ray_docs": None,  # every SciFact abstract
 }
 QUICK = {
     "encode_docs": 256,
@@ -56,6 +59,7 @@ QUICK = {
     "projection_methods": ("pca", "umap"),
     "projection_budget_s": 60.0,
     "scifact": False,
+    "ray_docs": 800,
 }
 
 
@@ -79,6 +83,7 @@ def run_all(
     from measure.filtered import bench_filtered, bench_keyword
     from measure.ingest import bench_ingest
     from measure.projections import bench_projection
+    from measure.ray_ingest import bench_ray_ingest
     from measure.scale import bench_scale
 
     plan = QUICK if quick else FULL
@@ -99,6 +104,8 @@ def run_all(
     say("filtered search against exact filtered search; keyword ranking against brute force")
     figures["filtered"] = [bench_filtered(Embedder(encoder="torch"), n) for n in plan["filtered"]]
     figures["keyword_contract"] = bench_keyword(Embedder(encoder="torch"))
+    say("ingest on Ray vs the single-process ingest")
+    figures["ray_ingest"] = bench_ray_ingest(plan["ray_docs"])
     say("projection times")
     figures["projection"] = bench_projection(
         plan["projection_sizes"], plan["projection_methods"], plan["projection_budget_s"]
@@ -178,6 +185,18 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             sweep = ", ".join(f"{k}: {v}" for k, v in row["ivf_search_ms_by_nprobe"].items())
             out.append((f"IVF search ms by nprobe at {n} (search only)", sweep, "", ""))
     out.extend(correctness_rows(figures))
+    ray = figures.get("ray_ingest")
+    if ray:
+        out.append(
+            (
+                f"ingest docs/s on Ray, {ray['documents']:,} SciFact abstracts "
+                f"(Ray start-up {ray['ray_startup_s']:.0f} s apart)",
+                f"{ray['ray_docs_per_s']:.1f}",
+                f"single process {ray['single_docs_per_s']:.1f}",
+                f"{ray['ray_vs_single']:.2f}x ({ray['ray_vs_single_with_startup']:.2f}x with "
+                "start-up)",
+            )
+        )
     proj = figures.get("projection", {})
     for row in proj.get("runs", []):
         seconds = "skipped" if row["seconds"] is None else f"{row['seconds']:.1f}"

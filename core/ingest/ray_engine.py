@@ -78,8 +78,8 @@ class RaySession:
 
     def __enter__(self) -> RaySession:
         started = time.perf_counter()
-        _quiet_logs()
         self._ray = _import_ray()
+        _quiet_logs()
         if self.address is None:
             self._temp = Path(tempfile.mkdtemp(prefix="embedlab-ray-"))
         try:
@@ -265,10 +265,13 @@ def _quiet_data_context() -> None:
 
 
 def _quiet_logs() -> None:
-    """Ray's notices only with ``-v`` (they are about Ray, not the ingest)."""
+    """Ray's notices only with ``-v`` (they are about Ray, not the ingest). After ``import
+    ray``, which sets its loggers up; Ray Data sets its own at each run from the variable."""
     quiet = logging.getLogger("core").getEffectiveLevel() > logging.INFO
+    level = "ERROR" if quiet else "INFO"
+    os.environ["RAY_DATA_LOG_LEVEL"] = level
     for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR if quiet else logging.INFO)
+        logging.getLogger(name).setLevel(level)
     warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")
 
 
