@@ -1,7 +1,8 @@
 """``ingest --engine ray`` on a real two-node Ray cluster (``conftest.ray_cluster``) against
 the single-process ingest of the same files: the same collection (ids, chunk texts, vectors
-within 1e-5), resumable (half then all; a killed run), the same messages for bad input, and
-a clear error for a cluster that is not there. The tiny random BERT keeps the models fast."""
+within 1e-5), resumable (half then all; a killed run), the same messages for bad input (on a
+Ray started for the one ingest), and a clear error for a cluster that is not there. The tiny
+random BERT keeps the models fast."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -173,7 +175,13 @@ def test_a_killed_ray_ingest_resumes(on_cluster, tmp_path: Path, capsys, data_di
     assert_same_collection("single", "ray")
 
 
-def test_bad_input_gets_the_single_process_messages(on_cluster, tmp_path: Path, capsys) -> None:
+def test_bad_input_gets_the_single_process_messages(
+    on_cluster, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a Ray started here for the one ingest (no RAY_ADDRESS), then stopped, its private
+    temp dir gone."""
+    monkeypatch.delenv("RAY_ADDRESS")
+    before = set(Path(tempfile.gettempdir()).glob("embedlab-ray-*"))
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "empty.txt").write_text("")
@@ -185,6 +193,7 @@ def test_bad_input_gets_the_single_process_messages(on_cluster, tmp_path: Path, 
     assert single["code"] == 2 and single["report"] is None
     assert len(single["stderr"]) == 5  # four inputs skipped, then "Nothing to ingest"
     assert single["stderr"][-1].startswith("error: Nothing to ingest")
+    assert set(Path(tempfile.gettempdir()).glob("embedlab-ray-*")) == before
 
 
 def test_a_cluster_that_is_not_there_is_a_clear_error(
