@@ -18,6 +18,8 @@ Every setting has one place: this module. Environment variables:
 - ``EMBEDLAB_CHROMIUM``: the Chromium the browser tests and load test drive.
 - ``RAY_ADDRESS`` (Ray's own variable): the Ray cluster ``ingest --engine ray`` joins; unset,
   it starts Ray on this machine.
+- ``EMBEDLAB_MILVUS_URI``: the Milvus server that collections created with the ``milvus``
+  store live in (e.g. ``http://127.0.0.1:19530``); unset, only the embedded store is offered.
 
 A test (``tests/test_layering.py``) fails when any other module reads an ``EMBEDLAB_*``
 variable.
@@ -134,6 +136,12 @@ def read_only() -> bool:
     caches (int8 encoder) are made outside the data dir or not at all.
     """
     return os.environ.get("EMBEDLAB_READ_ONLY", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def milvus_uri() -> str | None:
+    """The Milvus server for collections in Milvus (``EMBEDLAB_MILVUS_URI``), or None."""
+    raw = os.environ.get("EMBEDLAB_MILVUS_URI", "").strip()
+    return raw or None
 
 
 ENCODERS = ("torch", "onnx-int8")

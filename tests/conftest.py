@@ -71,3 +71,13 @@ def real_causal_lm():
     from core.model.causal_lm import load_causal_lm
 
     return load_causal_lm()
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory):
+    """Milvus Lite's gRPC server on a free localhost port, for the whole run (its own temp
+    dir); a failure to start fails the tests that need it (never a skip)."""
+    from measure.milvus_server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri

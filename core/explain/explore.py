@@ -191,14 +191,8 @@ def query_view(
 
 def hit_chunk_ids(collection: Collection, hits: list[Hit]) -> np.ndarray:
     """The chunk id of each hit's best chunk."""
-    sql = (
-        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
-        " WHERE d.doc_id = ? AND c.ordinal = ?"
-    )
-    db = collection.store.db
-    return np.asarray(
-        [db.execute(sql, (h.doc_id, h.chunk)).fetchone()[0] for h in hits], dtype=np.int64
-    )
+    store = collection.store
+    return np.asarray([store.chunk_id_of(h.doc_id, h.chunk) for h in hits], dtype=np.int64)
 
 
 def neighbours_of(collection: Collection, chunk_id: int, k: int = 10) -> list[Hit]:
@@ -235,12 +229,7 @@ def clusters(collection: Collection, projection: Projection, k: int, seed: int =
 
 def chunk_texts(collection: Collection, ids: np.ndarray) -> dict[int, str]:
     """Chunk id -> text, read in batches of 500 ids."""
-    out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        part = [int(i) for i in ids[start : start + 500]]
-        sql = f"SELECT id, text FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-        out.update(collection.store.db.execute(sql, part).fetchall())
-    return out
+    return collection.store.chunk_texts([int(i) for i in ids])
 
 
 def kmeans_labels(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

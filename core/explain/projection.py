@@ -279,7 +279,7 @@ def project_collection(collection: Collection, params: Params) -> Projection:
     found = _KEPT.get((str(collection.path), key)) or _load(collection, key, params)
     if found is not None:
         return found
-    ids = np.asarray([r[0] for r in collection.store.db.execute("SELECT id FROM chunks")])
+    ids = collection.store.chunk_ids()
     if len(ids) == 0:
         raise ProjectionError(
             f"Collection '{collection.name}' has no documents yet: add some on the "
@@ -317,10 +317,7 @@ def _keep(collection: Collection, result: Projection) -> None:
 
 
 def _doc_ids(collection: Collection, chunk_ids: np.ndarray) -> np.ndarray:
-    sql = "SELECT c.id, d.doc_id FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.id"
-    rows = collection.store.db.execute(sql).fetchall()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    docs = np.asarray([r[1] for r in rows], dtype=str)
+    ids, docs = collection.store.chunk_doc_ids()
     return docs[np.searchsorted(ids, chunk_ids)]
 
 

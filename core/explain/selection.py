@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from core.documents.chunking import Chunk
-from core.documents.readers import Document
 from core.errors import InputError
 from core.explain.explore import chunk_texts, cluster_terms
 from core.model.embedder import Embedder
@@ -142,17 +140,5 @@ def save_as_collection(collection: Collection, chunk_ids, name: str) -> int:
 
 def _documents(collection: Collection, doc_ids: list[str]):
     """(documents, their chunks, the chunks' stored vectors (n, D)) for ``doc_ids``."""
-    db, docs, chunks, ids = collection.store.db, [], [], []
-    for doc_id in doc_ids:
-        doc = db.execute(
-            "SELECT id, doc_id, text, source, title, metadata FROM documents WHERE doc_id = ?",
-            (doc_id,),
-        ).fetchone()
-        docs.append(Document(doc[1], doc[2], doc[3], doc[4] or "", json.loads(doc[5] or "{}")))
-        parts = db.execute(
-            "SELECT id, ordinal, start, end, text FROM chunks WHERE doc = ? ORDER BY ordinal",
-            (doc[0],),
-        ).fetchall()
-        chunks.append([Chunk(p[1], p[2], p[3], p[4]) for p in parts])
-        ids.extend(p[0] for p in parts)
+    docs, chunks, ids = collection.store.stored_documents(doc_ids)
     return docs, chunks, collection.store.vectors_for(ids, collection.model.dimension)

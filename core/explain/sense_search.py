@@ -27,7 +27,7 @@ from core.explain.word_sense import Calibration, calibration_for, verdicts
 from core.explain.word_vectors import cosine, span_layer_vectors
 from core.model.embedder import Embedder
 from core.search.highlight import sentence_spans
-from core.storage.store import Store
+from core.storage.backend import ChunkStore
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _window(sentence: str, start: int, end: int) -> tuple[str, int, int]:
 
 
 def find_occurrences(
-    store: Store, word: str, limit: int = MAX_OCCURRENCES
+    store: ChunkStore, word: str, limit: int = MAX_OCCURRENCES
 ) -> tuple[list[Occurrence], bool]:
     """The first occurrence of ``word`` (any form) in each sentence of the chunks holding it.
 
@@ -166,18 +166,13 @@ def find_occurrences(
     return found, False
 
 
-def _candidates(store: Store, word: str) -> Iterator[tuple[int, str, int, str, str]]:
-    sql = (
-        "SELECT c.id, c.text, c.start, d.doc_id, d.title FROM chunks_fts JOIN chunks c"
-        " ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc"
-        " WHERE chunks_fts MATCH ? ORDER BY c.id"
-    )
-    yield from store.db.execute(sql, (f'"{word}"',))
+def _candidates(store: ChunkStore, word: str) -> Iterator[tuple[int, str, int, str, str]]:
+    yield from store.word_chunks(word)
 
 
 def occurrence_vectors(
     embedder: Embedder,
-    store: Store,
+    store: ChunkStore,
     word: str,
     limit: int = MAX_OCCURRENCES,
     progress: Progress | None = None,
@@ -212,7 +207,7 @@ def occurrence_vectors(
 
 def search_sense(
     embedder: Embedder,
-    store: Store,
+    store: ChunkStore,
     word: str,
     sentence: str,
     k: int = 10,

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from core.explain import attention
 from core.explain.context import WordSpan, check_sentences, locate, notes_for
 from core.explain.word_vectors import Tokens, cosine, span_layer_vectors, tokenize
 from core.model.embedder import Embedder
-from core.storage.store import Store
+from core.storage.backend import ChunkStore
 
 if TYPE_CHECKING:
     from core.explain.word_sense import Verdict
@@ -276,20 +277,16 @@ class Senses:
     layer: int
 
 
-def occurrences(store: Store, word: str, limit: int = MAX_OCCURRENCES) -> list[tuple]:
+def occurrences(store: ChunkStore, word: str, limit: int = MAX_OCCURRENCES) -> list[tuple]:
     """Sentences of a collection that use ``word`` (FTS5 whole-token match), as
     (sentence, start, end of the word), at most one per sentence and ``limit`` in all."""
     word = word.strip()
     if not word or len(word) > 60:
         raise InputError("Type one word to look for (for example: bank).")
     pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
-    rows = store.db.execute(
-        "SELECT c.text FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-        "WHERE chunks_fts MATCH ? LIMIT ?",
-        ('"' + word.replace('"', '""') + '"', limit * 4),
-    ).fetchall()
+    rows = itertools.islice(store.word_chunks(word), limit * 4)
     found: list[tuple] = []
-    for (text,) in rows:
+    for _, text, *_ in rows:
         for start, end in sentence_spans(text):
             match = pattern.search(text, start, end)
             if match and len(found) < limit:
@@ -298,7 +295,7 @@ def occurrences(store: Store, word: str, limit: int = MAX_OCCURRENCES) -> list[t
 
 
 def senses(
-    embedder: Embedder, store: Store, word: str, k: int = 2, layer: int | None = None
+    embedder: Embedder, store: ChunkStore, word: str, k: int = 2, layer: int | None = None
 ) -> Senses:
     """Cluster the occurrences of ``word`` in a collection into ``k`` groups (k-means on
     unit-length, centred contextual vectors of ``layer``, default the last).

@@ -96,5 +96,4 @@ def _ensure(
 
 
 def _stored_hashes(collection: Collection) -> dict[str, str]:
-    rows = collection.store.db.execute("SELECT doc_id, content_hash FROM documents")
-    return dict(rows.fetchall())
+    return collection.store.doc_hashes()

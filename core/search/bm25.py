@@ -23,57 +23,25 @@ what explains a keyword hit (:func:`term_scores`).
 from __future__ import annotations
 
 import json
-import math
-import re
-from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.search.hits import Hit, TermScore, hit_from_row
-from core.storage.collection import Collection
-from core.storage.store import ChunkRow, Store, filter_sql
-
-WORD_RE = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    "a about an and are as at be been but by can could did do does for from had has have how "
-    "i if in into is it its may more most no not of on or our than that the their them then "
-    "there these they this those to was we were what when where which while who why will with "
-    "would you your".split()
+from core.search.hits import Hit, TermScore
+from core.search.terms import (  # noqa: F401  (re-exported: the keyword ranking's names)
+    K1,
+    MAX_TERMS,
+    STOPWORDS,
+    WORD_RE,
+    B,
+    Term,
+    content_words,
+    keyword_hit,
 )
-MAX_TERMS = 64
-K1, B = 1.2, 0.75
+from core.storage.backend import ChunkStore
+from core.storage.collection import Collection
+from core.storage.store import filter_sql
+
 OPEN, CLOSE = "\x02", "\x03"  # FTS5 highlight() markers around matched tokens
-
-
-@dataclass(frozen=True)
-class Term:
-    """A query word and its weight in this collection: n chunks of N hold it."""
-
-    word: str
-    chunks_with: int
-    chunks: int
-
-    @property
-    def idf(self) -> float:
-        """Lucene's idf, never negative: ``ln(1 + (N - n + 0.5) / (n + 0.5))``."""
-        return math.log(1 + (self.chunks - self.chunks_with + 0.5) / (self.chunks_with + 0.5))
-
-    @property
-    def fts5_idf(self) -> float:
-        """The idf inside FTS5's ``bm25()``: ``ln((N - n + 0.5) / (n + 0.5))``, at least 1e-6."""
-        raw = math.log((self.chunks - self.chunks_with + 0.5) / (self.chunks_with + 0.5))
-        return raw if raw > 0 else 1e-6
-
-    @property
-    def phrase(self) -> str:
-        """The word as an FTS5 string (quoted, so it is never FTS5 syntax)."""
-        return '"' + self.word.replace('"', '""') + '"'
-
-
-def content_words(text: str) -> list[str]:
-    """The query's distinct content words, lower-cased, in order (at most MAX_TERMS)."""
-    words = [w.lower() for w in WORD_RE.findall(text)]
-    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
 
 
 def fts_query(text: str) -> str:
@@ -81,8 +49,12 @@ def fts_query(text: str) -> str:
     return " OR ".join(Term(w, 0, 0).phrase for w in content_words(text))
 
 
-def query_terms(store: Store, text: str) -> list[Term]:
+def query_terms(store: ChunkStore, text: str) -> list[Term]:
     """The query's content words that occur in some chunk, with their chunk counts."""
+    if store.kind == "milvus":
+        from core.search import bm25_milvus
+
+        return bm25_milvus.query_terms(store, text)  # type: ignore[arg-type]
     chunks = store.counts()[1]
     terms = []
     for word in content_words(text):
@@ -126,6 +98,10 @@ def keyword_documents(
         within: optional row ids of the documents to restrict to (a selection).
     """
     store = collection.store
+    if store.kind == "milvus":
+        from core.search import bm25_milvus
+
+        return bm25_milvus.keyword_documents(collection, query, k, where, doc_ids)
     terms = query_terms(store, query)
     if not terms:
         return []
@@ -155,22 +131,8 @@ def keyword_documents(
     ]
 
 
-def keyword_hit(rank: int, score: float, row: ChunkRow) -> Hit:
-    """A hit found by the keyword ranking (BM25 ``score``) at ``rank``."""
-    return replace(
-        hit_from_row(rank, score, row),
-        found_by=("keyword",),
-        dense_score=None,
-        dense_rank=None,
-        dense_chunk=None,
-        keyword_score=score,
-        keyword_rank=rank,
-        keyword_chunk=row.ordinal,
-    )
-
-
 def term_scores(
-    store: Store, query: str, doc_id: str, ordinal: int, terms: list[Term] | None = None
+    store: ChunkStore, query: str, doc_id: str, ordinal: int, terms: list[Term] | None = None
 ) -> tuple[TermScore, ...]:
     """Split the BM25 score of chunk ``ordinal`` of ``doc_id`` by query word (exact: the
     score is their sum).
@@ -180,6 +142,10 @@ def term_scores(
     A chunk holding the marker characters themselves gets no spans (its scores stand).
     ``terms`` are :func:`query_terms` of ``query``, when already known.
     """
+    if store.kind == "milvus":
+        from core.search import bm25_milvus
+
+        return bm25_milvus.term_scores(store, query, doc_id, ordinal, terms)  # type: ignore[arg-type]
     found = store.db.execute(
         "SELECT c.id, c.text FROM chunks c JOIN documents d ON d.id = c.doc"
         " WHERE d.doc_id = ? AND c.ordinal = ?",

@@ -28,7 +28,9 @@ from core.documents.chunking import Chunk
 from core.documents.readers import Document
 from core.errors import CollectionError, ModelMismatchError
 from core.model.embedder import ModelInfo
+from core.storage.backend import STORES, ChunkStore
 from core.storage.index import IndexStats, VectorIndex, choose_kind
+from core.storage.milvus_store import MILVUS_FILE
 from core.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class CollectionInfo:
     size_bytes: int
     updated_at: float
     path: str
+    store: str = "embedded"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
@@ -116,9 +119,43 @@ def check_writable(action: str) -> None:
 def exists(name: str) -> bool:
     """Whether collection ``name`` exists (invalid names do not)."""
     try:
-        return (collection_path(name) / DB_FILE).is_file()
+        return has_store(collection_path(name))
     except CollectionError:
         return False
+
+
+def has_store(path: Path) -> bool:
+    """Whether ``path`` holds a collection: a SQLite store, or the record of a Milvus one."""
+    return (path / DB_FILE).is_file() or (path / MILVUS_FILE).is_file()
+
+
+def open_store(path: Path, store: str | None, dimension: int) -> ChunkStore:
+    """The store of the collection at ``path``: the one it records, or a new one of kind
+    ``store`` ("embedded", the default, or "milvus" at ``EMBEDLAB_MILVUS_URI``).
+
+    Raises:
+        CollectionError: for an unknown kind, a Milvus store without a server named, or a
+            kind other than the one an existing collection lives in.
+        sqlite3.DatabaseError: for a damaged SQLite store.
+    """
+    if store not in (None, *STORES):
+        raise CollectionError(f"Unknown store '{store}'; use one of: {', '.join(STORES)}.")
+    if (path / MILVUS_FILE).is_file() or (store == "milvus" and not (path / DB_FILE).is_file()):
+        if store == "embedded":
+            raise CollectionError(f"Collection '{path.name}' lives in Milvus, not embedded.")
+        from core.storage.milvus_store import MilvusStore
+
+        uri = config.milvus_uri()
+        if uri is None and not (path / MILVUS_FILE).is_file():
+            raise CollectionError(
+                "A collection in Milvus needs a server: set EMBEDLAB_MILVUS_URI, e.g. "
+                "http://127.0.0.1:19530 (a local one: milvus-lite server --data-dir DIR "
+                "--port 19530)."
+            )
+        return MilvusStore(path, uri, dimension)
+    if store == "milvus":
+        raise CollectionError(f"Collection '{path.name}' lives in the embedded store.")
+    return Store(path / DB_FILE, read_only=config.read_only())
 
 
 STALE_TEMP_SECONDS = 600
@@ -149,16 +186,22 @@ def sweep_stale_temp_files(folder: Path) -> int:
 class Collection:
     """An open collection: its store and its in-memory FAISS index."""
 
-    def __init__(self, name: str, model: ModelInfo, create: bool = False) -> None:
+    def __init__(
+        self, name: str, model: ModelInfo, create: bool = False, store: str | None = None
+    ) -> None:
         """Open collection ``name`` for ``model``; create it when ``create`` is set.
 
+        ``store`` chooses where a new collection lives ("embedded", the default, or
+        "milvus"); an existing one opens in the store its folder records.
+
         Raises:
-            CollectionError: if it does not exist (and ``create`` is false) or is damaged.
+            CollectionError: if it does not exist (and ``create`` is false) or is damaged, or
+                its Milvus server cannot be reached.
             ModelMismatchError: if it was built with another model.
         """
         self.name = validate_name(name)
         self.path = collection_path(name)
-        if not (self.path / DB_FILE).is_file():
+        if not has_store(self.path):
             if not create:
                 raise CollectionError(
                     f"No collection named '{name}'. Create it by ingesting documents, e.g. "
@@ -167,7 +210,7 @@ class Collection:
             check_writable(f"create the collection '{self.name}'")
             self.path.mkdir(parents=True, exist_ok=True)
         try:
-            self.store = Store(self.path / DB_FILE, read_only=config.read_only())
+            self.store: ChunkStore = open_store(self.path, store, model.dimension)
         except sqlite3.DatabaseError as exc:
             raise CollectionError(
                 f"Collection '{name}' is damaged (its database cannot be read: {exc}). "
@@ -209,6 +252,8 @@ class Collection:
     def _load_index(self) -> VectorIndex:
         state_path, index_path = self.path / INDEX_STATE, self.path / INDEX_FILE
         generation = self.store.generation
+        if self.store.kind == "milvus":
+            return self._milvus_index(generation)
         try:
             state = json.loads(state_path.read_text())
             if state.get("generation") == generation:
@@ -227,6 +272,8 @@ class Collection:
         Read-only mode keeps the rebuilt index in memory and writes nothing.
         """
         generation = self.store.generation
+        if self.store.kind == "milvus":
+            return self._milvus_index(generation)
         ids, vectors = self.store.all_vectors(self.model.dimension)
         self.index = (
             VectorIndex.build(ids, vectors) if len(ids) else VectorIndex(self.model.dimension)
@@ -242,6 +289,14 @@ class Collection:
         self._generation = generation
         return self.index
 
+    def _milvus_index(self, generation: int) -> VectorIndex:
+        """The Milvus collection's own exact index (nothing to load or rebuild here)."""
+        from core.storage.milvus_index import MilvusIndex
+
+        self._generation = generation
+        self.index = MilvusIndex(self.store, self.model.dimension)  # type: ignore[assignment]
+        return self.index
+
     def fit_index(self) -> None:
         """Fit the index to the collection after an ingest.
 
@@ -249,6 +304,9 @@ class Collection:
         training 4x); otherwise re-tune an IVF's ``nprobe`` and re-measure its recall on the
         current contents, so the recall shown is the recall of what is stored. Saved either way.
         """
+        if self.store.kind == "milvus":
+            self.store.flush()  # seal the ingest into segments; Milvus indexes them
+            return
         stats, count = self.index.stats, len(self.index)
         outgrown = stats.kind == "ivf-flat" and count > 4 * (stats.trained_on or count)
         if stats.kind != choose_kind(count) or outgrown:
@@ -272,6 +330,10 @@ class Collection:
             ReadOnlyError: in read-only mode.
         """
         check_writable(f"save the index of '{self.name}'")
+        if self.store.kind == "milvus":
+            self._generation = self.store.generation
+            self.save_manifest()
+            return
         with self._lock:
             generation = self.store.generation
             self.index.save(self.path / INDEX_FILE)
@@ -302,7 +364,10 @@ class Collection:
             "chunks": chunks,
             "index": asdict(self.index.stats) if hasattr(self, "index") else {"kind": "flat-ip"},
             "updated_at": time.time(),
+            "store": self.store.kind,
         }
+        if self.store.kind == "milvus":
+            manifest["milvus"] = {"uri": self.store.uri, "collection": self.store.name}
         atomic.write_json(self.path / MANIFEST, manifest)
 
     def add_vectors(
@@ -339,7 +404,7 @@ class Collection:
         return _info(self.name, self.path, self.store)
 
 
-def _info(name: str, path: Path, store: Store) -> CollectionInfo:
+def _info(name: str, path: Path, store: ChunkStore) -> CollectionInfo:
     documents, chunks = store.counts()
     model = json.loads(store.get_meta("model") or "{}")
     try:
@@ -354,11 +419,12 @@ def _info(name: str, path: Path, store: Store) -> CollectionInfo:
         model=model.get("label", "?"),
         dimension=int(model.get("dimension", 0)),
         encoder=model.get("encoder", "torch"),
-        index=state.get("kind", "flat-ip"),
+        index=state.get("kind", "milvus-flat" if store.kind == "milvus" else "flat-ip"),
         recall_at_10=state.get("stats", {}).get("recall_at_10"),
         size_bytes=size,
         updated_at=max((p.stat().st_mtime for p in path.iterdir()), default=0.0),
         path=str(path),
+        store=store.kind,
     )
 
 
@@ -370,6 +436,9 @@ def built_encoder(name: str) -> str | None:
     ``EMBEDLAB_ENCODER`` says: it names the encoder of new collections only.
     """
     path = collection_path(name)
+    if (path / MILVUS_FILE).is_file():
+        stored = json.loads((path / MILVUS_FILE).read_text()).get("meta", {}).get("model")
+        return json.loads(stored).get("encoder", "torch") if stored else None
     if not (path / DB_FILE).is_file():
         return None
     store = Store(path / DB_FILE, read_only=config.read_only())
@@ -387,10 +456,10 @@ def list_collections() -> list[CollectionInfo]:
     if not root.is_dir():  # read-only mode never creates it
         return out
     for path in sorted(root.iterdir()):
-        if not (path / DB_FILE).is_file() or not NAME_RE.match(path.name):
+        if not has_store(path) or not NAME_RE.match(path.name):
             continue
         try:
-            store = Store(path / DB_FILE, read_only=config.read_only())
+            store = open_store(path, None, 0)
             out.append(_info(path.name, path, store))
             store.close()
         except Exception as exc:  # a damaged collection must not hide the others
@@ -408,6 +477,10 @@ def delete_collection(name: str) -> None:
     if not path.is_dir():
         raise CollectionError(f"No collection named '{name}'.")
     check_writable(f"delete the collection '{name}'")
+    if (path / MILVUS_FILE).is_file():
+        from core.storage.milvus_store import MilvusStore
+
+        MilvusStore(path, config.milvus_uri()).drop()
     trash = path.with_name(f".deleted-{path.name}-{time.time_ns()}")
     path.rename(trash)
     atomic.fsync_dir(path.parent)

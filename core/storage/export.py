@@ -151,11 +151,10 @@ def export_projector(collection: Collection, out_dir: Path) -> ProjectorExport:
         check_writable(f"write an export inside the data folder ({out_dir}); choose another")
     if out_dir.exists() and not out_dir.is_dir():
         raise CollectionError(f"{out_dir} is a file; give a folder to write the TSV files in.")
-    db = collection.store.db
-    ids = np.asarray([r[0] for r in db.execute("SELECT id FROM chunks ORDER BY id")])
+    ids = collection.store.chunk_ids()
     if len(ids) == 0:
         raise CollectionError(f"Collection '{collection.name}' is empty: nothing to export.")
-    keys = list(dict.fromkeys(str(r[0]) for r in db.execute(METADATA_KEYS)))
+    keys = collection.store.metadata_keys()
     columns = ["doc_id", "title", "chunk", "source"]
     columns += [f"meta:{k}" if k in BASE_COLUMNS else k for k in keys] + ["snippet"]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,9 +169,6 @@ def export_projector(collection: Collection, out_dir: Path) -> ProjectorExport:
             metadata_file.writelines(itertools.islice(metadata_lines, 1 if start else 0, None))
     log.info("exported %d vectors of %s to %s", len(ids), collection.name, out_dir)
     return ProjectorExport(paths[0], paths[1], len(ids), collection.model.dimension)
-
-
-METADATA_KEYS = "SELECT j.key FROM documents d, json_each(d.metadata) j ORDER BY d.id, j.id"
 
 
 @contextmanager

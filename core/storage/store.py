@@ -81,6 +81,8 @@ class ChunkRow:
 class Store:
     """A collection's SQLite database. Safe to share between threads."""
 
+    kind = "embedded"
+
     def __init__(self, path: Path, read_only: bool = False) -> None:
         """Open (creating if needed) the database at ``path``.
 
@@ -364,6 +366,70 @@ class Store:
         ).fetchall()
         keys = ("doc_id", "title", "source", "characters", "chunks", "metadata")
         return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def doc_hashes(self) -> dict[str, str]:
+        """Every stored document id with its content hash."""
+        return dict(self.db.execute("SELECT doc_id, content_hash FROM documents").fetchall())
+
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id, ascending."""
+        rows = self.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """Chunk id -> text."""
+        return dict(self._in_query("SELECT id, text FROM chunks WHERE id IN ({})", chunk_ids))
+
+    def chunk_id_of(self, doc_id: str, ordinal: int) -> int | None:
+        """The id of chunk ``ordinal`` of ``doc_id`` (None if absent)."""
+        row = self.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc"
+            " WHERE d.doc_id = ? AND c.ordinal = ?",
+            (doc_id, int(ordinal)),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def chunk_doc_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """(every chunk id ascending, its document id)."""
+        sql = "SELECT c.id, d.doc_id FROM chunks c JOIN documents d ON d.id = c.doc ORDER BY c.id"
+        rows = self.db.execute(sql).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return ids, np.asarray([r[1] for r in rows], dtype=str)
+
+    def metadata_keys(self) -> list[str]:
+        """Every metadata key, in first-seen order."""
+        sql = "SELECT j.key FROM documents d, json_each(d.metadata) j ORDER BY d.id, j.id"
+        return list(dict.fromkeys(str(r[0]) for r in self.db.execute(sql)))
+
+    def stored_documents(
+        self, doc_ids: Sequence[str]
+    ) -> tuple[list[Document], list[list[Chunk]], list[int]]:
+        """The documents, their chunks and the chunk ids, to copy them elsewhere."""
+        docs: list[Document] = []
+        chunks: list[list[Chunk]] = []
+        ids: list[int] = []
+        for doc_id in doc_ids:
+            doc = self.db.execute(
+                "SELECT id, doc_id, text, source, title, metadata FROM documents WHERE doc_id = ?",
+                (doc_id,),
+            ).fetchone()
+            docs.append(Document(doc[1], doc[2], doc[3], doc[4] or "", json.loads(doc[5] or "{}")))
+            parts = self.db.execute(
+                "SELECT id, ordinal, start, end, text FROM chunks WHERE doc = ? ORDER BY ordinal",
+                (doc[0],),
+            ).fetchall()
+            chunks.append([Chunk(p[1], p[2], p[3], p[4]) for p in parts])
+            ids.extend(p[0] for p in parts)
+        return docs, chunks, ids
+
+    def word_chunks(self, word: str) -> Iterator[tuple[int, str, int, str, str]]:
+        """(chunk id, text, start, doc id, title) of chunks FTS5 matches ``word`` in, by id."""
+        sql = (
+            "SELECT c.id, c.text, c.start, d.doc_id, d.title FROM chunks_fts JOIN chunks c"
+            " ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc"
+            " WHERE chunks_fts MATCH ? ORDER BY c.id"
+        )
+        yield from self.db.execute(sql, ('"' + word.replace('"', '""') + '"',))
 
     def _in_query(self, sql: str, ids: Sequence[int]) -> list[tuple]:
         out: list[tuple] = []
