@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="single: this process (default); ray: read, chunk and encode on Ray (the cluster "
         "at RAY_ADDRESS, else Ray started on this machine for this ingest)",
     )
+    ingest.add_argument(
+        "--store",
+        choices=["embedded", "milvus"],
+        help="where a new collection lives: embedded (SQLite + FAISS, the default) or milvus "
+        "(the server EMBEDLAB_MILVUS_URI names); an existing one stays where it is",
+    )
 
     search = sub.add_parser("search", help="search a collection by meaning")
     search.add_argument("query", nargs="?", help="the question (or use --queries)")
@@ -143,7 +149,7 @@ def _ingest(args: argparse.Namespace, load: Callable, ingest: Callable) -> int:
     if not loaded.documents:
         raise InputError("Nothing to ingest: no readable documents in the given paths.")
     embedder = _embedder(args.collection)
-    collection = Collection(args.collection, embedder.info, create=True)
+    collection = Collection(args.collection, embedder.info, create=True, store=args.store)
     progress = _report_commits(_progress("embedding"))
     report = ingest(collection, embedder, loaded.documents, progress)
     report.problems[:0] = loaded.problems
@@ -301,6 +307,7 @@ def cmd_collections(args: argparse.Namespace) -> int:
         print(
             f"{info.name:<24} {info.documents:>8} docs {info.chunks:>8} chunks  "
             f"{info.model} ({info.encoder})  {info.size_bytes / 1e6:.1f} MB"
+            + ("  in Milvus" if info.store == "milvus" else "")
         )
     return 0
 

@@ -41,6 +41,7 @@ add_tab, paste_tab, manage_tab, builtin_tab = st.tabs(
 with add_tab:
     target = st.text_input("Collection (new or existing)", "my-documents", key="upload_target")
     upload_encoder = components.pick_encoder("upload_encoder")
+    upload_store = sections.pick_store("upload_store")
     # A new key after each "Add" empties the uploader (the messages say what became of each
     # file), so the next files dropped must finish uploading before "Add" can be clicked
     # again: with the last files still listed it stayed enabled, and a quick click could run
@@ -63,18 +64,21 @@ with add_tab:
         else:
             docs, problems = sections.read_uploads(files, fields)
             st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1
-            sections.run_ingest("upload", target, docs, problems, upload_encoder)
+            sections.run_ingest("upload", target, docs, problems, upload_encoder, upload_store)
     sections.show_messages("upload")
 
 with paste_tab:
     target = st.text_input("Collection (new or existing)", "my-notes", key="paste_target")
     paste_encoder = components.pick_encoder("paste_encoder")
+    paste_store = sections.pick_store("paste_store")
     title = st.text_input("Title", "pasted note", key="paste_title", max_chars=200)
     text = st.text_area("Text", height=200, key="paste_text")
     if st.button("Add text", key="paste_go"):
         try:
             validate_name(target)
-            sections.run_ingest("paste", target, [from_text(text, title)], [], paste_encoder)
+            sections.run_ingest(
+                "paste", target, [from_text(text, title)], [], paste_encoder, paste_store
+            )
         except LabError as exc:
             components.show_error(exc)
     sections.show_messages("paste")

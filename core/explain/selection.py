@@ -132,7 +132,7 @@ def save_as_collection(collection: Collection, chunk_ids, name: str) -> int:
     rows = collection.store.chunk_rows(_ids(chunk_ids))
     keys = sorted({r.doc_id for r in rows.values()})
     docs, chunks, vectors = _documents(collection, keys)
-    target = Collection(name, collection.model, create=True)
+    target = Collection(name, collection.model, create=True, store=collection.store.kind)
     target.add_vectors(docs, chunks, vectors)
     target.save_index()
     return len(docs)

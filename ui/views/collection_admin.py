@@ -30,6 +30,7 @@ def table(infos: Sequence[Any]) -> None:
             "chunks": [i.chunks for i in infos],
             "model": [i.model for i in infos],
             "encoder": [i.encoder for i in infos],
+            "store": [i.store for i in infos],
             "index": [i.index for i in infos],
             "recall@10": [i.recall_at_10 for i in infos],
             "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
@@ -71,10 +72,32 @@ def read_uploads(files: Sequence[Any], fields: FieldSpec) -> tuple[list, list[Pr
     return docs, problems
 
 
-def run_ingest(tab: str, name: str, documents: list, problems: list[Problem], encoder: str) -> None:
+def pick_store(key: str) -> str:
+    """Where a new collection lives: "embedded" (SQLite + FAISS) or "milvus" (the server
+    ``EMBEDLAB_MILVUS_URI`` names). An existing collection stays where it is."""
+    uri = config.milvus_uri()
+    where = f"the Milvus server at {uri}" if uri else "a Milvus server (set EMBEDLAB_MILVUS_URI)"
+    return st.radio(
+        "Store (new collections)",
+        ["embedded", "milvus"],
+        horizontal=True,
+        key=key,
+        help=f"embedded: SQLite + FAISS in the data folder, nothing to run. milvus: {where}.",
+    )
+
+
+def run_ingest(
+    tab: str,
+    name: str,
+    documents: list,
+    problems: list[Problem],
+    encoder: str,
+    store: str = "embedded",
+) -> None:
     """Embed and store ``documents`` into ``name`` with a progress bar; report the outcome.
 
-    A new collection is built with ``encoder``; an existing one with the encoder that built it.
+    A new collection is built with ``encoder`` in ``store``; an existing one with the encoder
+    that built it, in the store it lives in.
     """
     skipped = [("warning", f"Skipped {p.source}: {p.reason}") for p in problems]
     for kind, text in skipped:
@@ -88,7 +111,7 @@ def run_ingest(tab: str, name: str, documents: list, problems: list[Problem], en
         target = (
             resources.collection(name)
             if exists(name)
-            else Collection(name, model.info, create=True)
+            else Collection(name, model.info, create=True, store=store)
         )
         bar = st.progress(0.0, text=f"Embedding {len(documents)} documents…")
         report = ingest_documents(
