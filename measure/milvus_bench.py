@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import tempfile
@@ -182,7 +183,7 @@ def run(sizes: Sequence[int], scifact: str | None, queries: int = 100) -> dict[s
     from measure.bench import temporary_data_dir
     from measure.milvus_server import milvus_lite_server
 
-    figures: dict[str, Any] = {}
+    figures: dict[str, Any] = {"load_average_start": [round(v, 2) for v in os.getloadavg()]}
     with tempfile.TemporaryDirectory() as tmp, milvus_lite_server(Path(tmp) / "milvus") as uri:
         from unittest import mock
 
@@ -191,6 +192,7 @@ def run(sizes: Sequence[int], scifact: str | None, queries: int = 100) -> dict[s
                 figures["scifact"] = bench_scifact(scifact)
             with temporary_data_dir(Path(tmp) / "data"):
                 figures["latency"] = bench_latency(Embedder(encoder="torch"), sizes, queries)
+    figures["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     return figures
 
 
@@ -208,3 +210,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def table_rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, Milvus, embedded, ratio) rows of ``bench``'s table for the ``milvus`` section."""
+    out = []
+    for row in figures.get("latency", []):
+        for mode in MODES:
+            m, e = row["milvus"], row["embedded"]
+            out.append(
+                (
+                    f"Milvus {mode} search p50 / p95 ms, {row['collection']} ({row['chunks']:,})",
+                    f"{m[f'{mode}_p50_ms']:.1f} / {m[f'{mode}_p95_ms']:.1f}",
+                    f"embedded {e[f'{mode}_p50_ms']:.1f} / {e[f'{mode}_p95_ms']:.1f}",
+                    f"{row['ratio'][f'{mode}_p50_ratio']:.2f}x / "
+                    f"{row['ratio'][f'{mode}_p95_ratio']:.2f}x",
+                )
+            )
+    sci = figures.get("scifact")
+    for mode in MODES if sci else ():
+        out.append(
+            (
+                f"SciFact train nDCG@10, {mode}, Milvus",
+                f"{sci[f'milvus_{mode}_ndcg@10']:.2f}",
+                f"embedded {sci[f'embedded_{mode}_ndcg@10']:.2f}",
+                f"{sci[f'milvus_{mode}_ndcg@10'] - sci[f'embedded_{mode}_ndcg@10']:+.2f}",
+            )
+        )
+    return out

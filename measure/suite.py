@@ -19,7 +19,10 @@ Sections (``--quick`` in brackets, under 3 minutes on 2 cores):
   docs/s on all 5,183 SciFact abstracts [800], Ray's start-up apart (measure/ray_ingest.py);
 - projection: PCA, UMAP, t-SNE at 10k and 100k points [PCA and UMAP at 10k];
 - quality: SciFact train nDCG@10 (dense, keyword, hybrid; plain sentence-transformers beside
-  it) and STS-B dev Spearman [STS-B only].
+  it) and STS-B dev Spearman [STS-B only];
+- milvus: search latency p50/p95 per mode of the demo and of 100,000 chunks [10,000], embedded
+  and copied into Milvus Lite's gRPC server, and with ``--collection`` SciFact nDCG@10 of that
+  collection and its copy in Milvus (see measure/milvus_bench.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from core import atomic, config
+from measure import milvus_bench
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,7 @@ FULL = {
     "projection_budget_s": 120.0,
     "scifact": True,
     "ray_docs": None,  # every SciFact abstract
+    "milvus_sizes": (100_000,),
 }
 QUICK = {
     "encode_docs": 256,
@@ -60,6 +65,7 @@ QUICK = {
     "projection_budget_s": 60.0,
     "scifact": False,
     "ray_docs": 800,
+    "milvus_sizes": (10_000,),
 }
 
 
@@ -115,6 +121,8 @@ def run_all(
     if plan["scifact"]:
         quality["scifact"] = run_eval("scifact", collection=collection)
     figures["quality"] = quality
+    say("collections in Milvus: latency and SciFact beside the embedded store")
+    figures["milvus"] = milvus_bench.run(plan["milvus_sizes"], collection)
     figures["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     figures["seconds"] = round(time.perf_counter() - started, 1)
     if out is not None:
@@ -197,6 +205,7 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 "start-up)",
             )
         )
+    out.extend(milvus_bench.table_rows(figures.get("milvus", {})))
     proj = figures.get("projection", {})
     for row in proj.get("runs", []):
         seconds = "skipped" if row["seconds"] is None else f"{row['seconds']:.1f}"

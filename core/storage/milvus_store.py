@@ -135,6 +135,7 @@ class MilvusStore:
                 "the server that holds it, or delete the collection and ingest again."
             )
         self._filters: dict[tuple[int, str, str], np.ndarray] = {}
+        self._counted: tuple[int, tuple[int, int]] | None = None
 
     # --- schema and state ----------------------------------------------------------------
 
@@ -245,8 +246,11 @@ class MilvusStore:
         return int(rows[0]["count(*)"])
 
     def counts(self) -> tuple[int, int]:
-        """(documents, chunks)."""
-        return self._count("ordinal == 0"), self._count()
+        """(documents, chunks), counted once per generation (a filtered count scans)."""
+        generation = self.generation
+        if self._counted is None or self._counted[0] != generation:
+            self._counted = (generation, (self._count("ordinal == 0"), self._count()))
+        return self._counted[1]
 
     def _first_chunks(self, expr: str, fields: list[str]) -> list[dict[str, Any]]:
         return self._query(f"({expr}) and ordinal == 0", fields)
