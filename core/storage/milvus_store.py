@@ -18,6 +18,7 @@ the collection keeps ``milvus.json``: the server, the Milvus collection's name, 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import uuid
@@ -53,24 +54,58 @@ def milvus_name(name: str) -> str:
     return f"embedlab_{re.sub(r'[^A-Za-z0-9_]', '_', name)}_{uuid.uuid4().hex[:12]}"
 
 
-def connect(uri: str):
-    """A ``MilvusClient`` for ``uri``, checked with one call.
+def unreachable(uri: str, exc: BaseException) -> MilvusUnavailableError:
+    """The error a page or the command line shows when the server at ``uri`` fails."""
+    return MilvusUnavailableError(
+        f"Cannot reach the Milvus server at {uri} ({type(exc).__name__}: {str(exc)[:200]}). "
+        "Start it (for a local one: milvus-lite server --data-dir DIR --port 19530) or set "
+        "EMBEDLAB_MILVUS_URI to a running Milvus, e.g. http://127.0.0.1:19530."
+    )
+
+
+def failed(uri: str, exc: BaseException) -> MilvusUnavailableError:
+    """The error shown when a request to the server at ``uri`` fails."""
+    return MilvusUnavailableError(
+        f"The Milvus server at {uri} failed a request ({type(exc).__name__}: "
+        f"{str(exc)[:200]}). If it stopped, start it again; nothing was lost on this side."
+    )
+
+
+class GuardedClient:
+    """A ``MilvusClient`` whose failures (pymilvus's and grpc's errors) are LabErrors."""
+
+    def __init__(self, client: Any, uri: str) -> None:
+        """Wrap ``client``, connected to ``uri``."""
+        self._client, self._uri = client, uri
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                raise failed(self._uri, exc) from None
+
+        return call
+
+
+def connect(uri: str) -> GuardedClient:
+    """A client for ``uri``, checked with one call.
 
     Raises:
         MilvusUnavailableError: when nothing answers there.
     """
     from pymilvus import MilvusClient
 
+    # Milvus Lite has no MVCC timestamp for query iterators; pymilvus warns on every one.
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     try:
         client = MilvusClient(uri=uri, timeout=10)
         client.list_collections()
     except Exception as exc:  # pymilvus raises its own and grpc's errors
-        raise MilvusUnavailableError(
-            f"Cannot reach the Milvus server at {uri} ({type(exc).__name__}). Start it (for a "
-            "local one: milvus-lite server --data-dir DIR --port 19530) or set "
-            "EMBEDLAB_MILVUS_URI to a running Milvus, e.g. http://127.0.0.1:19530."
-        ) from None
-    return client
+        raise unreachable(uri, exc) from None
+    return GuardedClient(client, uri)
 
 
 def filter_expr(field: str, value: str) -> str:
@@ -228,6 +263,8 @@ class MilvusStore:
         try:
             while batch := iterator.next():
                 rows.extend(batch)
+        except Exception as exc:
+            raise failed(self.uri, exc) from None
         finally:
             iterator.close()
         return rows

@@ -159,3 +159,18 @@ def test_milvus_without_a_server_named_is_refused(tiny_embedder, monkeypatch) ->
     with pytest.raises(CollectionError, match="set EMBEDLAB_MILVUS_URI"):
         Collection("nowhere", tiny_embedder.info, create=True, store="milvus")
     assert not exists("nowhere")
+
+
+def test_a_server_that_stops_gives_a_clear_error(
+    tiny_embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from measure.milvus_server import milvus_lite_server
+
+    with milvus_lite_server(tmp_path / "short-lived") as uri:
+        monkeypatch.setenv("EMBEDLAB_MILVUS_URI", uri)
+        collection = Collection("brief", tiny_embedder.info, create=True, store="milvus")
+        ingest_documents(collection, tiny_embedder, documents()[:3])
+    with pytest.raises(MilvusUnavailableError, match="failed a request"):
+        search(collection, tiny_embedder, "galaxy", 3, None, "dense")
+    with pytest.raises(MilvusUnavailableError, match="Cannot reach"):
+        Collection("brief", tiny_embedder.info)
