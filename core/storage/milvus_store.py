@@ -467,7 +467,7 @@ class MilvusStore:
             anns_field="vector",
             limit=k,
             filter=expr,
-            output_fields=[],
+            output_fields=["id"],
             search_params={"metric_type": "IP"},
         )
         scores = np.full((len(found), k), -np.inf, dtype=np.float32)
@@ -502,7 +502,7 @@ class MilvusStore:
             anns_field="sparse",
             limit=max(1, min(int(limit), MAX_LIMIT)),
             filter=" and ".join(conditions),
-            output_fields=[],
+            output_fields=["id"],
             search_params={"metric_type": "BM25"},
         )
         return [(int(h["id"]), abs(float(h["distance"]))) for h in found[0]]
