@@ -78,3 +78,27 @@ def test_an_upload_over_the_limit_adds_nothing(
     assert not at.success
     assert any("limit is 2 per ingest" in e.value for e in at.error)
     assert not exists("too-many")
+
+
+def test_an_upload_can_create_its_collection_in_milvus(
+    app_model: None, tiny_embedder, milvus_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBEDLAB_MILVUS_URI", milvus_uri)
+    at = collections_page()
+    at.radio(key="upload_store").set_value("milvus")
+    at = upload("in-milvus", [("a.txt", b"Owls hunt mice at night.", "text/plain")], at)
+    assert "added 1 documents" in " ".join(shown(s) for s in at.success)
+    assert Collection("in-milvus", tiny_embedder.info).store.kind == "milvus"
+    table = at.dataframe[0].value
+    assert table.set_index("name").loc["in-milvus", "store"] == "milvus"
+
+
+def test_milvus_without_a_server_is_an_error_on_the_page(
+    app_model: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EMBEDLAB_MILVUS_URI", raising=False)
+    at = collections_page()
+    at.radio(key="upload_store").set_value("milvus")
+    at = upload("nowhere", [("a.txt", b"Owls hunt mice at night.", "text/plain")], at)
+    assert any("EMBEDLAB_MILVUS_URI" in shown(e) for e in at.error)
+    assert not exists("nowhere")
