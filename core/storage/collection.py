@@ -478,9 +478,9 @@ def delete_collection(name: str) -> None:
         raise CollectionError(f"No collection named '{name}'.")
     check_writable(f"delete the collection '{name}'")
     if (path / MILVUS_FILE).is_file():
-        from core.storage.milvus_store import MilvusStore
+        from core.storage.milvus_store import drop_recorded
 
-        MilvusStore(path, config.milvus_uri()).drop()
+        drop_recorded(path, config.milvus_uri())
     trash = path.with_name(f".deleted-{path.name}-{time.time_ns()}")
     path.rename(trash)
     atomic.fsync_dir(path.parent)

@@ -132,6 +132,19 @@ def _strings_expr(field: str, values: Sequence[str]) -> str:
     return f"{field} in [{','.join(json.dumps(str(v)) for v in values)}]"
 
 
+def drop_recorded(folder: Path, uri: str | None = None) -> None:
+    """Drop the Milvus collection ``folder`` records, if the server still holds it.
+
+    Raises:
+        MilvusUnavailableError: if the server cannot be reached (nothing is dropped).
+    """
+    state = json.loads((Path(folder) / MILVUS_FILE).read_text())
+    client = connect(uri or state["uri"])
+    if client.has_collection(state["collection"]):
+        client.drop_collection(state["collection"])
+    client.close()
+
+
 class MilvusStore:
     """A lab collection's chunks in one Milvus collection (see the module doc)."""
 

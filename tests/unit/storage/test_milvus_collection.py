@@ -174,3 +174,16 @@ def test_a_server_that_stops_gives_a_clear_error(
         search(collection, tiny_embedder, "galaxy", 3, None, "dense")
     with pytest.raises(MilvusUnavailableError, match="Cannot reach"):
         Collection("brief", tiny_embedder.info)
+
+
+def test_deleting_a_collection_drops_it_in_milvus(pair, tiny_embedder) -> None:
+    from core.storage.collection import delete_collection
+
+    milvus = pair[1]
+    name = milvus.store.name
+    milvus.store.drop()  # gone from the server already: deleting still removes the folder
+    delete_collection(milvus.name)
+    assert not exists(milvus.name) and not milvus.store.client.has_collection(name)
+    other = Collection("again", tiny_embedder.info, create=True, store="milvus")
+    delete_collection("again")
+    assert not other.store.client.has_collection(other.store.name)
