@@ -427,7 +427,7 @@ class Store:
         sql = (
             "SELECT c.id, c.text, c.start, d.doc_id, d.title FROM chunks_fts JOIN chunks c"
             " ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc"
-            " WHERE chunks_fts MATCH ? ORDER BY c.id"
+            " WHERE chunks_fts MATCH ? ORDER BY chunks_fts.rowid"
         )
         yield from self.db.execute(sql, ('"' + word.replace('"', '""') + '"',))
 
