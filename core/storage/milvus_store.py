@@ -37,6 +37,10 @@ from core.storage.store import ChunkRow, as_number
 MILVUS_FILE = "milvus.json"
 BM25_K1, BM25_B = 1.5, 0.75
 MAX_LIMIT = 16_384  # Milvus's largest top-k
+# pymilvus pings every 10 s, even between calls; a gRPC server with default settings (Milvus
+# Lite's) allows one ping per 5 minutes, answers more with GOAWAY "too_many_pings" and the
+# client then fails. Pinging every 6 minutes, only during calls, suits every server.
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 360_000, "grpc.keepalive_permit_without_calls": 0}
 BATCH = 1000
 ROW_FIELDS = [
     "id", "ordinal", "span_start", "span_end", "text", "doc_id", "source", "title",
@@ -101,7 +105,7 @@ def connect(uri: str) -> GuardedClient:
     # Milvus Lite has no MVCC timestamp for query iterators; pymilvus warns on every one.
     logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     try:
-        client = MilvusClient(uri=uri, timeout=10)
+        client = MilvusClient(uri=uri, timeout=10, grpc_options=GRPC_OPTIONS)
         client.list_collections()
     except Exception as exc:  # pymilvus raises its own and grpc's errors
         raise unreachable(uri, exc) from None
