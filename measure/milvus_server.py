@@ -43,7 +43,7 @@ def wait_until_healthy(uri: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             raise MilvusStartError(f"milvus-lite server exited: {log.read_text()[-2000:]}")
         try:
-            client = MilvusClient(uri=uri, timeout=2)
+            client = MilvusClient(uri=uri, timeout=2, dedicated=True)
             client.list_collections()
             client.close()
             return

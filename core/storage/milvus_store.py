@@ -105,7 +105,9 @@ def connect(uri: str) -> GuardedClient:
     # Milvus Lite has no MVCC timestamp for query iterators; pymilvus warns on every one.
     logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     try:
-        client = MilvusClient(uri=uri, timeout=10, grpc_options=GRPC_OPTIONS)
+        # dedicated: pymilvus shares one connection per address, made with the options of
+        # whichever client came first; this one must have GRPC_OPTIONS.
+        client = MilvusClient(uri=uri, timeout=10, grpc_options=GRPC_OPTIONS, dedicated=True)
         client.list_collections()
     except Exception as exc:  # pymilvus raises its own and grpc's errors
         raise unreachable(uri, exc) from None
