@@ -101,7 +101,7 @@ def keyword_documents(
     if store.kind == "milvus":
         from core.search import bm25_milvus
 
-        return bm25_milvus.keyword_documents(collection, query, k, where, doc_ids)
+        return bm25_milvus.keyword_documents(collection, query, k, where, doc_ids, within)
     terms = query_terms(store, query)
     if not terms:
         return []

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from core.search.hits import Hit, TermScore
 from core.search.terms import Term, content_words, keyword_hit
 from core.storage.collection import Collection
@@ -28,9 +30,14 @@ def keyword_documents(
     k: int,
     where: tuple[str, str] | None = None,
     doc_ids: list[str] | None = None,
+    within: np.ndarray | None = None,
 ) -> list[Hit]:
-    """Best ``k`` documents by Milvus's BM25, each at its best chunk (see the module doc)."""
+    """Best ``k`` documents by Milvus's BM25, each at its best chunk (see the module doc);
+    ``within``: row ids of the documents of a selection to keep."""
     store: MilvusStore = collection.store  # type: ignore[assignment]
+    if within is not None:
+        chosen = store.document_names(within)
+        doc_ids = chosen if doc_ids is None else [d for d in doc_ids if d in set(chosen)]
     text = " ".join(content_words(query))
     if not text or doc_ids == []:
         return []

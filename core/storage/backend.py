@@ -87,6 +87,18 @@ class ChunkStore(Protocol):
     def chunk_ids_where(self, field: str, value: str) -> np.ndarray:
         """Chunk ids of documents whose metadata ``field`` equals ``value`` (as text)."""
 
+    def document_rows(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """Sorted row ids of the documents holding ``chunk_ids`` (a selection's documents)."""
+
+    def document_names(self, rows: Sequence[int]) -> list[str]:
+        """The ``doc_id`` of the documents with these row ids, in row order."""
+
+    def rows_of_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Sorted row ids of the stored documents among ``doc_ids``."""
+
+    def chunk_ids_of_documents(self, rows: Sequence[int]) -> np.ndarray:
+        """Sorted chunk ids of the documents with these row ids."""
+
     def metadata_fields(self, limit: int = 2000) -> dict[str, list[str]]:
         """Metadata fields with a few distinct values (filter menus)."""
 

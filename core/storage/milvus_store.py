@@ -404,6 +404,35 @@ class MilvusStore:
             self._filters[key] = ids
         return self._filters[key]
 
+    # A document's row id, in Milvus, is the id of its first chunk (ordinal 0).
+
+    def document_rows(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """Sorted row ids of the documents holding ``chunk_ids``."""
+        names = sorted({r["doc_id"] for r in self._by_ids(chunk_ids, ["id", "doc_id"]).values()})
+        return self.rows_of_documents(names)
+
+    def document_names(self, rows: Sequence[int]) -> list[str]:
+        """The ``doc_id`` of the documents with these row ids, in row order."""
+        found = self._by_ids(rows, ["id", "doc_id", "ordinal"])
+        return [found[i]["doc_id"] for i in sorted(found) if found[i]["ordinal"] == 0]
+
+    def rows_of_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Sorted row ids of the stored documents among ``doc_ids``."""
+        rows: list[int] = []
+        for start in range(0, len(doc_ids), BATCH):
+            expr = _strings_expr("doc_id", list(doc_ids[start : start + BATCH]))
+            rows += [int(r["id"]) for r in self._first_chunks(expr, ["id"])]
+        return np.asarray(sorted(rows), dtype=np.int64)
+
+    def chunk_ids_of_documents(self, rows: Sequence[int]) -> np.ndarray:
+        """Sorted chunk ids of the documents with these row ids."""
+        names = self.document_names(rows)
+        found: list[int] = []
+        for start in range(0, len(names), BATCH):
+            expr = _strings_expr("doc_id", names[start : start + BATCH])
+            found += [int(r["id"]) for r in self._query(expr, ["id"])]
+        return np.asarray(sorted(found), dtype=np.int64)
+
     def metadata_fields(self, limit: int = 2000) -> dict[str, list[str]]:
         """Metadata fields with a few distinct values (filter menus)."""
         rows = self.client.query(

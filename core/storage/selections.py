@@ -103,19 +103,11 @@ def resolve(collection: Collection, token: str) -> Within:
 def document_rows(collection: Collection, chunk_ids) -> np.ndarray:
     """Sorted row ids of the documents holding ``chunk_ids``."""
     ids = [int(i) for i in np.unique(np.asarray(chunk_ids, dtype=np.int64))]
-    found = collection.store.db.execute(
-        "SELECT DISTINCT doc FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
-        (json.dumps(ids),),
-    ).fetchall()
-    return np.sort(np.asarray([r[0] for r in found], dtype=np.int64))
+    return collection.store.document_rows(ids)
 
 
 def _names(collection: Collection, rows: np.ndarray) -> list[str]:
-    found = collection.store.db.execute(
-        "SELECT doc_id FROM documents WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        (json.dumps([int(r) for r in rows]),),
-    ).fetchall()
-    return [r[0] for r in found]
+    return collection.store.document_names([int(r) for r in rows])
 
 
 def _digest(names: list[str]) -> str:
@@ -172,9 +164,5 @@ def _resolve_stored(collection: Collection, token: str, key: str) -> Within:
             f"This link's selection is not stored in collection '{collection.name}' (it was "
             "made in another collection or lab): make it again on the Explore page."
         ) from exc
-    found = collection.store.db.execute(
-        "SELECT id FROM documents WHERE doc_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        (json.dumps(names),),
-    ).fetchall()
-    rows = np.asarray([r[0] for r in found], dtype=np.int64)
+    rows = collection.store.rows_of_documents(names)
     return Within(token, rows, len(names) - len(rows))

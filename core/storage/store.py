@@ -338,6 +338,30 @@ class Store:
         self._filters[key] = ids
         return ids
 
+    def document_rows(self, chunk_ids: Sequence[int]) -> np.ndarray:
+        """Sorted row ids of the documents holding ``chunk_ids``."""
+        found = self.db.execute(
+            "SELECT DISTINCT doc FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in chunk_ids]),),
+        ).fetchall()
+        return np.sort(np.asarray([r[0] for r in found], dtype=np.int64))
+
+    def document_names(self, rows: Sequence[int]) -> list[str]:
+        """The ``doc_id`` of the documents with these row ids, in row order."""
+        found = self.db.execute(
+            "SELECT doc_id FROM documents WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps([int(r) for r in rows]),),
+        ).fetchall()
+        return [r[0] for r in found]
+
+    def rows_of_documents(self, doc_ids: Sequence[str]) -> np.ndarray:
+        """Sorted row ids of the stored documents among ``doc_ids``."""
+        found = self.db.execute(
+            "SELECT id FROM documents WHERE doc_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (json.dumps(list(doc_ids)),),
+        ).fetchall()
+        return np.asarray([r[0] for r in found], dtype=np.int64)
+
     def chunk_ids_of_documents(self, rows: Sequence[int]) -> np.ndarray:
         """Sorted chunk ids of the documents with these row ids."""
         found = self.db.execute(

@@ -187,3 +187,20 @@ def test_deleting_a_collection_drops_it_in_milvus(pair, tiny_embedder) -> None:
     other = Collection("again", tiny_embedder.info, create=True, store="milvus")
     delete_collection("again")
     assert not other.store.client.has_collection(other.store.name)
+
+
+def test_a_selection_restricts_search_the_same_in_both_stores(pair, tiny_embedder) -> None:
+    from core.storage import selections
+
+    picked = {}
+    for collection in pair:
+        ids = collection.store.chunk_ids()[::4][:12]
+        within = selections.resolve(collection, selections.token_for(collection, ids))
+        chosen = {r.doc_id for r in collection.store.chunk_rows(ids).values()}
+        assert within.documents == len(chosen) and within.missing == 0
+        for mode in ("dense", "keyword", "hybrid"):
+            hits = search(collection, tiny_embedder, "bank river galaxy", 10, None, mode,
+                          within=within.rows).hits  # fmt: skip
+            assert hits and {h.doc_id for h in hits} <= chosen
+            picked[(collection.store.kind, mode)] = [h.doc_id for h in hits]
+    assert picked[("embedded", "dense")] == picked[("milvus", "dense")]
