@@ -42,6 +42,7 @@ def _embedder(encoder: str) -> Embedder:
     is not slow."""
     model = _loaded().with_encoder(encoder)
     model.encode(["warm up"])
+    gc.freeze()  # torch loads here when the default int8 encoder runs without it (see below)
     return model
 
 

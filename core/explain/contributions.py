@@ -46,11 +46,11 @@ def token_vectors(
     scaled to length 1, is the text's search vector.
     """
     vectors = embedder.token_vectors(texts)
-    limit = int(embedder.model.max_seq_length)
+    tokenizer = embedder.text_tokenizer
     out = []
     for text, tensor in zip(texts, vectors, strict=True):
-        ids = embedder.tokenizer(text, truncation=True, max_length=limit)["input_ids"]
-        pieces = tuple(embedder.tokenizer.convert_ids_to_tokens(ids))
+        ids = tokenizer(text, truncation=True, max_length=embedder.max_length)["input_ids"]
+        pieces = tuple(tokenizer.convert_ids_to_tokens(ids))
         array = np.asarray(tensor, dtype=np.float32)  # (T, D)
         if len(pieces) != len(array):
             raise InputError("The tokenizer and the model disagree on this text's length.")

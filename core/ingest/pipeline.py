@@ -160,7 +160,7 @@ def chunk_for(embedder: Embedder, texts: Sequence[str]) -> list[list[Chunk]]:
     """Each text's chunks, cut to ``embedder``'s window (the one chunking every engine uses)."""
     window = embedder.max_tokens
     overlap = min(CHUNK_OVERLAP, window // 4)  # a small model's window must still move on
-    return chunk_texts(texts, embedder.tokenizer, window, overlap)
+    return chunk_texts(texts, embedder.text_tokenizer, window, overlap)
 
 
 def _ingest_batch(collection: Collection, embedder: Embedder, batch: list[Document]) -> int:

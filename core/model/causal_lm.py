@@ -28,7 +28,7 @@ from typing import Any
 
 from core import atomic, config
 from core.errors import ModelNotFoundError
-from core.model.embedder import thread_safe_tokenizer
+from core.model.loading import thread_safe_tokenizer
 
 log = logging.getLogger(__name__)
 

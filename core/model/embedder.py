@@ -7,7 +7,6 @@ command line makes one. Vectors are float32 and L2-normalised, so inner product 
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 
 from core import config
 from core.errors import InputError, ModelNotFoundError
+from core.model.loading import load_sentence_transformer, weights_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -53,33 +53,6 @@ def _encoder_name(encoder: str | None) -> str:
     return name
 
 
-def thread_safe_tokenizer(tokenizer: Any) -> Any:
-    """Make a shared Hugging Face fast tokenizer safe to call from many threads at once.
-
-    A fast tokenizer keeps its padding and truncation settings in the Rust object it wraps,
-    and every call first sets them, then tokenizes. Two sessions calling at once with
-    different settings (chunking without padding, ``encode`` with padding) race: one call
-    tokenizes with the other's settings and fails with "Unable to create tensor", or the Rust
-    object is "Already borrowed". Every Streamlit session shares one model, so the lab puts
-    each tokenizer call under a lock of its own; a call takes well under a millisecond per
-    text, so the lock costs nothing next to the model. The instance's class is swapped for a
-    subclass, so ``isinstance`` and everything else about the tokenizer stay as they were.
-    """
-    cls = type(tokenizer)
-    if getattr(cls, "_embedlab_locked", False) or not hasattr(cls, "_encode_plus"):
-        return tokenizer
-    lock = threading.RLock()
-
-    def _encode_plus(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            return cls._encode_plus(self, *args, **kwargs)
-
-    namespace = {"_encode_plus": _encode_plus, "_embedlab_locked": True}
-    namespace["__module__"] = cls.__module__
-    tokenizer.__class__ = type(cls.__name__, (cls,), namespace)
-    return tokenizer
-
-
 class Embedder:
     """A sentence-transformers model with the settings the project relies on."""
 
@@ -94,46 +67,71 @@ class Embedder:
         """Load ``model`` (a local folder, or a hub id where the network allows it).
 
         ``encoder`` ("torch" or "onnx-int8", default ``config.encoder_name()``) picks what
-        runs ``encode``; ``self.model`` is the SentenceTransformer either way. ``threads``:
-        CPU threads per model call (default ``config.threads()``, every core). ``bulk_nice``:
-        above 0, :meth:`encode_bulk` (an ingest's embedding) runs on one worker thread at
-        that much lower CPU priority, so a server's searches go first (see there).
+        runs ``encode``. ``self.model`` is the SentenceTransformer either way, but with
+        onnx-int8 and a cached export that matches the folder it loads only when something
+        asks for it (the teaching views): ingest and search then run on ONNX Runtime and the
+        folder's tokenizer.json alone, without importing torch. ``threads``: CPU threads per
+        model call (default ``config.threads()``, every core). ``bulk_nice``: above 0,
+        :meth:`encode_bulk` (an ingest's embedding) runs on one worker thread at that much
+        lower CPU priority, so a server's searches go first (see there).
 
         Raises:
             ModelNotFoundError: if the model cannot be loaded, or the encoder is unknown or
                 cannot be exported.
         """
-        import torch
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.logging.set_verbosity_error()
-        transformers.logging.disable_progress_bar()
-
         self.name = model or config.model_name()
         self.batch_size = batch_size
         self.encoder = _encoder_name(encoder)
         self.threads = threads or config.threads()
-        torch.set_num_threads(self.threads)
         local = Path(self.name).expanduser()
         if not local.is_dir() and (os.sep in self.name or self.name.startswith(".")):
             raise ModelNotFoundError(f"Model folder '{self.name}' does not exist.")
-        try:
-            self.model = SentenceTransformer(self.name, device="cpu")
-        except (OSError, ValueError) as exc:
-            raise ModelNotFoundError(
-                f"Could not load model '{self.name}' offline ({exc}). Set EMBEDLAB_MODEL to a "
-                "local sentence-transformers folder, or unset it to use the bundled model."
-            ) from None
-        self.model.eval()
-        thread_safe_tokenizer(self.model.tokenizer)
+        self._model: Any = None
+        self._model_lock = threading.Lock()
+        self._dimension: int | None = None
+        self._max_length: int | None = None
+        self._text_tokenizer: Any = None
+        if not self._open_light(local):
+            _ = self.model  # load now, so a broken model is reported at once
         self._bulk_nice = bulk_nice
         self._start_encoder()
 
+    def _open_light(self, local: Path) -> bool:
+        """With onnx-int8, take the model's facts from a cached export that matches the folder
+        (``onnx_encoder.light_manifest``) instead of loading it; False when there is none."""
+        from core.model import onnx_encoder
+
+        dimension = onnx_encoder.folder_dimension(local) if local.is_dir() else None
+        if self.encoder != "onnx-int8" or dimension is None:
+            return False
+        manifest = onnx_encoder.light_manifest(
+            local, weights_fingerprint(self.name, dimension), dimension
+        )
+        if manifest is None:
+            return False
+        from core.model.text_tokenizer import TOKENIZER_FILE, TextTokenizer
+
+        self._dimension, self._max_length = dimension, int(manifest["max_seq_length"])
+        self._text_tokenizer = TextTokenizer(local / TOKENIZER_FILE)
+        log.debug("int8 encoder from its cache alone; the model loads only if asked for")
+        return True
+
+    @property
+    def model(self) -> Any:
+        """The SentenceTransformer (loaded on first use when the int8 encoder runs alone)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    def _load_model(self) -> Any:
+        """Import torch and sentence-transformers and load ``self.name`` on CPU."""
+        return load_sentence_transformer(self.name, self.threads)
+
     def _start_encoder(self) -> None:
         """Fresh per-encoder state: the recent-vector memory, the bulk worker, the int8
-        session (exported on first use). The SentenceTransformer stays for the tokenizer, the
-        torch encoder and the teaching pages."""
+        session (exported on first use)."""
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
         self.recent_hits = 0
@@ -143,7 +141,20 @@ class Embedder:
         if self.encoder == "onnx-int8":
             from core.model.onnx_encoder import OnnxEncoder
 
-            self._onnx = OnnxEncoder(self.model, self.fingerprint, self.threads)
+            folder = self._int8_folder()
+            self._onnx = OnnxEncoder(folder, self.text_tokenizer, self.max_length, self.threads)
+
+    def _int8_folder(self) -> Path:
+        """The int8 export: the cached one this embedder was opened from, else made (or
+        found) from the loaded model."""
+        from core.model import onnx_encoder
+
+        if self._text_tokenizer is not None:
+            return onnx_encoder.cache_folder(self.fingerprint)
+        from core.model.onnx_export import ensure_exported
+
+        local = Path(self.name).expanduser()
+        return ensure_exported(self.model, self.fingerprint, local if local.is_dir() else None)
 
     def with_encoder(self, encoder: str) -> Embedder:
         """This model with ``encoder``: the loaded weights are shared, not loaded again.
@@ -154,6 +165,7 @@ class Embedder:
         name = _encoder_name(encoder)
         if name == self.encoder:
             return self
+        _ = self.model  # loaded here, once, so both share it
         twin = copy.copy(self)
         twin.encoder = name
         twin._start_encoder()
@@ -162,17 +174,29 @@ class Embedder:
     @property
     def dimension(self) -> int:
         """Length of each vector."""
-        return int(self.model.get_embedding_dimension())
+        return self._dimension or int(self.model.get_embedding_dimension())
+
+    @property
+    def max_length(self) -> int:
+        """The model window in tokens, special tokens included."""
+        return self._max_length or int(self.model.max_seq_length)
 
     @property
     def max_tokens(self) -> int:
         """Content tokens that fit the model window (special tokens excluded)."""
-        return int(self.model.max_seq_length) - 2
+        return self.max_length - 2
 
     @property
     def tokenizer(self):  # a Hugging Face tokenizer
-        """The model's own tokenizer."""
+        """The model's own (Hugging Face) tokenizer; loads the model if it is not loaded."""
         return self.model.tokenizer
+
+    @property
+    def text_tokenizer(self) -> Any:
+        """What ingest, the int8 encoder and "why it matched" tokenize with: the folder's
+        tokenizer.json alone when the int8 encoder runs without the model (it gives the same
+        ids and offsets, checked at export), else :attr:`tokenizer`."""
+        return self._text_tokenizer or self.tokenizer
 
     @property
     def label(self) -> str:
@@ -184,17 +208,7 @@ class Embedder:
     @cached_property
     def fingerprint(self) -> str:
         """Identity of the weights: collections built with other weights are refused."""
-        digest = hashlib.sha256(str(self.dimension).encode())
-        folder = Path(self.name).expanduser()
-        if not folder.is_dir():
-            digest.update(self.name.encode())
-            return digest.hexdigest()[:16]
-        files = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-        for path in files or sorted(folder.glob("config.json")):
-            with path.open("rb") as handle:
-                digest.update(handle.read(16 * 1024 * 1024))
-            digest.update(str(path.stat().st_size).encode())
-        return digest.hexdigest()[:16]
+        return weights_fingerprint(self.name, self.dimension)
 
     @property
     def info(self) -> ModelInfo:

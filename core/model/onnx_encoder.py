@@ -1,13 +1,10 @@
-"""Texts -> vectors with an int8 ONNX Runtime copy of the model, exported offline, once.
+"""Texts -> vectors with the cached int8 ONNX Runtime copy of the model.
 
-The export has three steps and no network: the Hugging Face transformer inside the loaded
-SentenceTransformer is traced with ``torch.onnx.export`` (fp32, dynamic batch and sequence
-axes), then ``onnxruntime.quantization.quantize_dynamic`` stores its weights as int8, one
-scale per output channel (one scale per tensor put some vectors 0.1 in cosine off fp32). It is
-cached under ``cache_dir()/encoders/<fingerprint>-onnx-int8/`` and reused: the folder is
-written under a temporary name and moved into place with ``os.replace``. In read-only mode
-(``EMBEDLAB_READ_ONLY=1``) a missing export is made in a private temp folder outside the data
-dir, used by this process only and removed when it exits.
+The copy is made once by ``core.model.onnx_export`` (which needs torch and the loaded
+SentenceTransformer) and cached under ``cache_dir()/encoders/<fingerprint>-onnx-int8/``. This
+module only runs it: ``onnxruntime``, a tokenizer and numpy. When the export's manifest matches
+the model folder (:func:`light_manifest`), a process runs the model from here alone, with the
+folder's ``tokenizer.json`` (``core.model.text_tokenizer``), and never imports torch.
 
 At run time ONNX Runtime gives each text's last hidden state (token vectors); mean pooling and
 L2 normalisation run in numpy, as sentence-transformers' Pooling and Normalize modules do.
@@ -17,17 +14,12 @@ depends on the texts beside it: see :class:`OnnxEncoder`.
 
 from __future__ import annotations
 
-import atexit
-import copy
+import hashlib
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import threading
-import time
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,15 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from core import atomic, config
-from core.errors import ModelNotFoundError
+from core import config
 
 log = logging.getLogger(__name__)
 
 NAME = "onnx-int8"
 MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "encoder.json"
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
@@ -56,7 +46,7 @@ def recipe() -> dict[str, Any]:
     import onnxruntime
 
     return {
-        "format": 1,
+        "format": 2,
         "encoder": NAME,
         "weights": "int8 per-channel, dynamic activations",
         "reduce_range": not has_vnni(),
@@ -78,180 +68,60 @@ def cache_folder(fingerprint: str) -> Path:
     return config.cache_dir() / "encoders" / f"{fingerprint}-{NAME}"
 
 
-def ensure_exported(st_model: Any, fingerprint: str) -> Path:
-    """Return the cached int8 model folder for ``st_model``, exporting it on first use.
-
-    Raises:
-        ModelNotFoundError: if the model cannot be exported (unsupported architecture or
-            pooling, or onnx / onnxruntime missing).
-    """
-    check_supported(st_model)  # pooling is not part of the weights' fingerprint
-    _require_packages()
-    folder = cache_folder(fingerprint)
-    if _is_current(folder):
-        log.debug("int8 encoder cache hit: %s", folder)
-        return folder
-    log.warning(
-        "Preparing the int8 encoder: exporting and quantising the model, once (about a "
-        "minute); later runs reuse %s",
-        folder,
-    )
-    if config.read_only():
-        return _export_private(st_model)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The export's ``encoder.json``, or None when missing or unreadable."""
     try:
-        _export_or_explain(st_model, tmp)
-        _install(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-def _export_private(st_model: Any) -> Path:
-    """Read-only mode: export into a private temp folder outside the data dir, gone at exit."""
-    tmp = Path(tempfile.mkdtemp(prefix="embedlab-int8-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    _export_or_explain(st_model, tmp)
-    log.warning("read-only: the int8 encoder was exported to %s for this process only", tmp)
-    return tmp
-
-
-def _export_or_explain(st_model: Any, out: Path) -> None:
-    """:func:`export_int8` into ``out``, with any failure said as ModelNotFoundError."""
-    try:
-        started = time.perf_counter()
-        export_int8(st_model, out)
-        log.info("exported int8 encoder in %.1f s", time.perf_counter() - started)
-    except Exception as exc:  # onnx export errors have no common base class
-        raise ModelNotFoundError(
-            f"Could not export the model to ONNX int8 ({type(exc).__name__}: {exc}). "
-            "Set EMBEDLAB_ENCODER=torch to use plain sentence-transformers."
-        ) from exc
-
-
-def _require_packages() -> None:
-    try:
-        import onnx  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError as exc:
-        raise ModelNotFoundError(
-            f"The onnx-int8 encoder needs onnx and onnxruntime ({exc}). Install them with "
-            "pip install -r requirements.txt, or set EMBEDLAB_ENCODER=torch."
-        ) from None
-
-
-def _is_current(folder: Path) -> bool:
-    try:
-        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        return json.loads((folder / MANIFEST_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return manifest.get("recipe") == recipe() and (folder / MODEL_FILE).is_file()
+        return None
 
 
-def _install(tmp: Path, folder: Path) -> None:
-    """Move the finished export into place; a stale copy is renamed away first."""
-    if folder.exists():
-        stale = folder.with_name(f".stale-{folder.name}-{time.time_ns()}")
-        folder.rename(stale)
-        shutil.rmtree(stale, ignore_errors=True)
+def is_current(folder: Path) -> bool:
+    """Whether ``folder`` holds an export made by today's :func:`recipe`."""
+    manifest = read_manifest(folder)
+    return bool(manifest) and manifest.get("recipe") == recipe() and (folder / MODEL_FILE).is_file()
+
+
+def folder_dimension(model_folder: Path) -> int | None:
+    """The vector length a sentence-transformers folder's Pooling config states, or None."""
     try:
-        os.replace(tmp, folder)
-    except OSError:
-        if not _is_current(folder):  # another process installed a copy at the same moment
-            raise
-    atomic.fsync_dir(folder.parent)
+        modules = json.loads((model_folder / "modules.json").read_text())
+        pooling = next(m for m in modules if str(m.get("type", "")).endswith(".Pooling"))
+        stated = json.loads((model_folder / pooling["path"] / "config.json").read_text())
+    except (OSError, ValueError, StopIteration, KeyError, TypeError, AttributeError):
+        return None
+    value = stated.get("embedding_dimension", stated.get("word_embedding_dimension"))
+    return value if isinstance(value, int) and value > 0 else None
 
 
-def check_supported(st_model: Any) -> None:
-    """Refuse models whose pipeline the numpy pooling does not reproduce.
+def light_manifest(model_folder: Path, fingerprint: str, dimension: int) -> dict[str, Any] | None:
+    """The cached export's manifest when it can run without loading the SentenceTransformer.
 
-    Raises:
-        ModelNotFoundError: unless the model is Transformer -> mean Pooling [-> Normalize].
+    That is when the export is current, was made from a folder configured exactly as
+    ``model_folder`` is (same :func:`pipeline_digest`: modules, pooling, window, tokenizer),
+    and that folder's ``tokenizer.json`` alone tokenized as the loaded tokenizer did. Else
+    None: the caller loads the model (and exports, if needed).
     """
-    kinds = [type(module).__name__ for module in st_model]
-    mode = getattr(st_model[1], "pooling_mode", None) if len(kinds) > 1 else None
-    supported = kinds[:2] == ["Transformer", "Pooling"] and kinds[2:] in ([], ["Normalize"])
-    if not supported or mode != "mean":
-        raise ModelNotFoundError(
-            f"The onnx-int8 encoder supports Transformer + mean pooling models; this one is "
-            f"{' -> '.join(kinds)}. Set EMBEDLAB_ENCODER=torch to use it."
-        )
+    folder = cache_folder(fingerprint)
+    manifest = read_manifest(folder)
+    if not manifest or not manifest.get("tokenizer_json") or not is_current(folder):
+        return None
+    if manifest.get("dimension") != dimension:
+        return None
+    if manifest.get("pipeline") != pipeline_digest(model_folder):
+        return None
+    return manifest
 
 
-def export_int8(st_model: Any, out: Path) -> None:
-    """Export ``st_model``'s transformer to ``out/model.onnx`` with int8 weights."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    fp32 = out / "fp32.onnx"
-    _export_fp32(st_model, fp32)
-    previous = logging.root.manager.disable
-    logging.disable(logging.WARNING)  # the quantizer logs every tensor on the root logger
-    try:
-        quantize_dynamic(
-            fp32,
-            out / MODEL_FILE,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=recipe()["reduce_range"],
-        )
-    finally:
-        logging.disable(previous)
-    fp32.unlink()
-    out.chmod(0o755)
-    manifest = {"recipe": recipe(), "created_at": time.time(), "inputs": _input_names(st_model)}
-    atomic.write_json(out / MANIFEST_FILE, manifest)
-    with (out / MODEL_FILE).open("rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _input_names(st_model: Any) -> list[str]:
-    accepted = set(st_model.tokenizer.model_input_names)
-    return [name for name in INPUT_NAMES if name in accepted]
-
-
-def _export_fp32(st_model: Any, path: Path) -> None:
-    """Trace the transformer (eager attention) with a padded batch -> fp32 ONNX."""
-    import torch
-
-    names = _input_names(st_model)
-    model = copy.deepcopy(st_model[0].auto_model)
-    model.set_attn_implementation("eager")
-    model.eval()
-    sample = st_model.tokenizer(
-        ["a short one", "a longer sample sentence, so the batch is padded"],
-        padding=True,
-        return_tensors="pt",
-    )
-    args = tuple(sample[name] for name in names)
-    axes = {name: {0: "batch", 1: "sequence"} for name in [*names, "token_embeddings"]}
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _last_hidden(model, names),
-            args,
-            str(path),
-            input_names=names,
-            output_names=["token_embeddings"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-
-
-def _last_hidden(model: Any, names: list[str]) -> Any:
-    """Wrap ``model``: positional inputs -> last hidden state, the form the exporter traces."""
-    import torch
-
-    class LastHidden(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.model(**dict(zip(names, inputs, strict=True))).last_hidden_state
-
-    return LastHidden()
+def pipeline_digest(model_folder: Path) -> str:
+    """Digest of a model folder's configuration and tokenizer files (JSON and text files at
+    the top and one level down); the weights are the fingerprint's part."""
+    files = [*model_folder.glob("*.json"), *model_folder.glob("*.txt")]
+    digest = hashlib.sha256()
+    for path in sorted([*files, *model_folder.glob("*/*.json")]):
+        digest.update(path.relative_to(model_folder).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 class OnnxEncoder:
@@ -265,18 +135,23 @@ class OnnxEncoder:
     thread each, instead of one batch over every thread.
     """
 
-    def __init__(self, st_model: Any, fingerprint: str, threads: int | None = None) -> None:
-        """Load (exporting on first use) the int8 model of ``st_model``.
+    def __init__(
+        self, folder: Path, tokenizer: Any, max_length: int, threads: int | None = None
+    ) -> None:
+        """Open the int8 model exported into ``folder``.
 
-        Raises:
-            ModelNotFoundError: if it cannot be exported or loaded.
+        Args:
+            folder: an export (``onnx_export.ensure_exported``) holding its manifest.
+            tokenizer: the model's tokenizer, a fast tokenizer or a ``TextTokenizer``.
+            max_length: the model window in tokens, special tokens included.
+            threads: texts run at once (default ``config.threads()``).
         """
-        self.folder = ensure_exported(st_model, fingerprint)
-        self.tokenizer = st_model.tokenizer
-        self.max_length = int(st_model.max_seq_length)
-        self.names = json.loads((self.folder / MANIFEST_FILE).read_text())["inputs"]
+        self.folder = folder
+        self.tokenizer = tokenizer
+        self.max_length = int(max_length)
+        self.names = json.loads((folder / MANIFEST_FILE).read_text())["inputs"]
         self.threads = threads or config.threads()
-        self.session = _session(self.folder / MODEL_FILE)
+        self.session = _session(folder / MODEL_FILE)
         self._pools: dict[int, ThreadPoolExecutor] = {}
         self._pools_lock = threading.Lock()
 

@@ -63,15 +63,20 @@ def test_snake_words_carry_the_snake_match(real_embedder) -> None:
 
 @pytest.fixture(scope="module")
 def both_encoders(real_embedder, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The real model with each encoder; the int8 one shares the torch one's loaded model."""
+    """The real model with each encoder; the int8 one shares the torch one's loaded model, the
+    light one runs the same export from its cache alone (no SentenceTransformer, no torch)."""
+    from core.model.embedder import Embedder
+
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("EMBEDLAB_DATA_DIR", str(tmp_path_factory.mktemp("int8-export")))
         int8 = real_embedder.with_encoder("onnx-int8")
-    return {"torch": real_embedder, "onnx-int8": int8}
+        light = Embedder(encoder="onnx-int8")
+    assert light._model is None
+    return {"torch": real_embedder, "onnx-int8": int8, "onnx-int8-light": light}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("encoder", ["torch", "onnx-int8"])
+@pytest.mark.parametrize("encoder", ["torch", "onnx-int8", "onnx-int8-light"])
 def test_split_adds_up_to_the_score_a_search_shows(both_encoders: dict, encoder: str) -> None:
     """Ingest with one encoder, search, explain: the token parts sum to the hit's score and
     the highlighted sentence's score is that encoder's cosine, whichever encoder it is."""
@@ -85,7 +90,7 @@ def test_split_adds_up_to_the_score_a_search_shows(both_encoders: dict, encoder:
     texts = [*DOCS, "Cobras raise their hoods. Mice hide from them at night."]
     collection = Collection(f"why-{encoder}", embedder.info, create=True)
     ingest_documents(collection, embedder, [from_text(t, f"doc{i}") for i, t in enumerate(texts)])
-    assert built_encoder(collection.name) == encoder
+    assert built_encoder(collection.name) == embedder.encoder == encoder.removesuffix("-light")
     result = search(collection, embedder, QUERY, k=len(texts), mode="dense")
     assert len(result.hits) == len(texts)
     reasons = explain(embedder, QUERY, result.vector, [hit.text for hit in result.hits])
@@ -97,6 +102,8 @@ def test_split_adds_up_to_the_score_a_search_shows(both_encoders: dict, encoder:
         lo, hi = reason.sentence
         alone = float(embedder.encode([hit.text[lo:hi]])[0] @ embedder.encode_query(QUERY))
         assert reason.sentence_score == pytest.approx(alone, abs=1e-4)
+    if encoder.endswith("-light"):  # explained without loading the SentenceTransformer
+        assert embedder._model is None
 
 
 def test_pair_shares_sum_to_the_per_piece_shares_and_the_cosine() -> None:

@@ -6,7 +6,7 @@ import copy
 import threading
 
 from core.documents.chunking import chunk_texts
-from core.model.embedder import thread_safe_tokenizer
+from core.model.loading import thread_safe_tokenizer
 
 TEXTS = [" ".join(["word"] * n) for n in range(1, 80)]
 

@@ -12,7 +12,7 @@ import pytest
 
 from core import config
 from core.errors import LabError, ModelMismatchError, ModelNotFoundError
-from core.model import onnx_encoder
+from core.model import onnx_encoder, onnx_export
 from core.model.embedder import Embedder, ModelInfo
 from core.storage.collection import Collection
 
@@ -169,7 +169,7 @@ def test_real_export_is_reused(
     def no_export(*args: object) -> None:
         raise AssertionError("the cached export should have been reused")
 
-    monkeypatch.setattr(onnx_encoder, "export_int8", no_export)
+    monkeypatch.setattr(onnx_export, "export_int8", no_export)
     again = Embedder(encoder="onnx-int8")
     assert model_file.stat().st_mtime_ns == before
     np.testing.assert_allclose(again.encode(SENTENCES), int8_embedder.encode(SENTENCES), atol=1e-6)
