@@ -101,14 +101,16 @@ class Embedder:
         (``onnx_encoder.light_manifest``) instead of loading it; False when there is none."""
         from core.model import onnx_encoder
 
-        dimension = onnx_encoder.folder_dimension(local) if local.is_dir() else None
-        if self.encoder != "onnx-int8" or dimension is None:
+        if self.encoder != "onnx-int8" or not local.is_dir():
             return False
-        manifest = onnx_encoder.light_manifest(
-            local, weights_fingerprint(self.name, dimension), dimension
-        )
+        dimension = onnx_encoder.folder_dimension(local)
+        if dimension is None:
+            return False
+        fingerprint = weights_fingerprint(self.name, dimension)  # reads 16 MB: once
+        manifest = onnx_encoder.light_manifest(local, fingerprint, dimension)
         if manifest is None:
             return False
+        self.__dict__["fingerprint"] = fingerprint  # the cached_property's value
         from core.model.text_tokenizer import TOKENIZER_FILE, TextTokenizer
 
         self._dimension, self._max_length = dimension, int(manifest["max_seq_length"])
