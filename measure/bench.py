@@ -4,6 +4,7 @@
   answer the train claims with ``python -m core search --queries --json``, score nDCG@10 and
   Recall@100; beside it, plain sentence-transformers encode + exact numpy cosine search.
 - ``eval stsb``: Spearman of the project's embeddings on STS-B dev, beside plain encode.
+- ``eval encoders``: both figures for int8 and fp32 side by side (``measure.encoder_quality``).
 - ``bench``'s ingest and query latency figures live in ``measure.ingest``.
 """
 
@@ -91,32 +92,46 @@ def _cli_runs(
     folder: Path, data: evaluation.BeirData, tmp: Path, collection: str | None
 ) -> dict[str, Any]:
     """Ingest (unless reusing a collection) and search in every mode, as the CLI does."""
+    out: dict[str, Any] = {}
+    with contextlib.ExitStack() as stack:
+        if collection is None:
+            stack.enter_context(temporary_data_dir(tmp / "data"))
+            collection, started = "scifact", time.perf_counter()
+            ingest_scifact(folder, collection)
+            out["ingest_seconds"] = round(time.perf_counter() - started, 1)
+        out.update(mode_scores(collection, data, tmp))
+        out.update(ivf_on_real(collection, [data.queries[q] for q in data.qrels]))
+        out.update(_fusion_sweep(collection, data))
+    return out
+
+
+def ingest_scifact(folder: Path, collection: str) -> None:
+    """``python -m core ingest`` of SciFact's corpus (title and text) into ``collection``,
+    in this process, with the configured encoder and data dir."""
+    from core.cli import main
+
+    corpus = str(folder / "corpus.jsonl")
+    args = ["ingest", corpus, "--collection", collection, "--text-fields", "title,text"]
+    with contextlib.redirect_stdout(sys.stderr):
+        if main([*args, "--id-field", "_id"]) != 0:
+            raise InputError("ingesting SciFact failed")
+
+
+def mode_scores(collection: str, data: evaluation.BeirData, tmp: Path) -> dict[str, float]:
+    """nDCG@10 and Recall@100 of ``python -m core search --queries --json`` in every mode."""
     from core.cli import main
     from core.search.query import MODES
 
     queries = tmp / "queries.jsonl"
     evaluation.write_queries_jsonl({q: data.queries[q] for q in data.qrels}, queries)
-    out: dict[str, Any] = {}
-    with contextlib.ExitStack() as stack:
-        if collection is None:
-            stack.enter_context(temporary_data_dir(tmp / "data"))
-            collection = "scifact"
-            started = time.perf_counter()
-            corpus = str(folder / "corpus.jsonl")
-            args = ["ingest", corpus, "--collection", collection, "--text-fields", "title,text"]
-            with contextlib.redirect_stdout(sys.stderr):
-                if main([*args, "--id-field", "_id"]) != 0:
-                    raise InputError("ingesting SciFact failed")
-            out["ingest_seconds"] = round(time.perf_counter() - started, 1)
-        for mode in MODES:
-            run_file = tmp / f"run-{mode}.jsonl"
-            search = ["search", "--collection", collection, "--queries", str(queries)]
-            with run_file.open("w") as handle, contextlib.redirect_stdout(handle):
-                if main([*search, "-k", "100", "--mode", mode, "--json"]) != 0:
-                    raise InputError("searching SciFact failed")
-            out.update(_score(mode, evaluation.read_run_jsonl(run_file), data.qrels))
-        out.update(ivf_on_real(collection, [data.queries[q] for q in data.qrels]))
-        out.update(_fusion_sweep(collection, data))
+    out: dict[str, float] = {}
+    for mode in MODES:
+        run_file = tmp / f"run-{collection}-{mode}.jsonl"
+        search = ["search", "--collection", collection, "--queries", str(queries)]
+        with run_file.open("w") as handle, contextlib.redirect_stdout(handle):
+            if main([*search, "-k", "100", "--mode", mode, "--json"]) != 0:
+                raise InputError("searching SciFact failed")
+        out.update(_score(mode, evaluation.read_run_jsonl(run_file), data.qrels))
     return out
 
 

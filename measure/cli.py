@@ -2,6 +2,7 @@
 
 - ``bench [--quick]``: every speed and quality figure, one table and a JSON file;
 - ``eval scifact|stsb``: quality on the shared evaluation data (``EMBEDLAB_EVAL_DIR``);
+  ``eval encoders``: both for int8 and fp32 side by side (SciFact train per mode, STS-B dev);
 - ``wic-fit``: fit the same-sense verdict on WiC train, report dev, write the calibration;
 - ``crash``, ``fuzz``, ``load``: crash trials, fuzzed files, many browsers at once (each
   takes its own options; ``python -m measure load --help``);
@@ -24,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.errors import LabError
+from measure.suite import SECTIONS
 
 TOOLS = ("crash", "fuzz", "load", "screenshots", "causal", "tour", "ray_ingest")
 
@@ -39,12 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("bench-results.json"), help="JSON file to write"
     )
     bench.add_argument("--collection", help="reuse an ingested SciFact collection")
+    bench.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these sections"
+    )
 
     evaluate = sub.add_parser("eval", help="measure quality on ../shared/eval")
-    evaluate.add_argument("task", choices=["scifact", "stsb"])
+    evaluate.add_argument("task", choices=["scifact", "stsb", "encoders"])
     evaluate.add_argument("--run", type=Path, help="score this search --queries --json output")
     evaluate.add_argument("--no-baseline", action="store_true", help="skip the plain baseline")
     evaluate.add_argument("--collection", help="reuse an ingested SciFact collection")
+    for key, encoder in (("int8", "onnx-int8"), ("torch", "torch")):
+        evaluate.add_argument(
+            f"--{key}-collection", help=f"encoders: reuse a SciFact collection built with {encoder}"
+        )
 
     wic = sub.add_parser("wic-fit", help="fit the same-sense verdict on WiC train, report dev")
     wic.add_argument("--out", type=Path, help="calibration file (default: the committed one)")
@@ -60,18 +69,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     def say(name: str) -> None:
         print(f"bench: {name}…", file=sys.stderr, flush=True)
 
-    figures = run_all(args.quick, args.collection, args.out, say)
+    figures = run_all(args.quick, args.collection, args.out, say, tuple(args.only))
     print(format_report(figures))
     print(f"\nfigures written to {args.out}", file=sys.stderr)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """``eval scifact|stsb``: quality against the shared evaluation data."""
+    """``eval scifact|stsb|encoders``: quality against the shared evaluation data."""
     from measure.bench import run_eval
+
+    if args.task == "encoders":
+        return _eval_encoders(args)
 
     figures = run_eval(args.task, args.run, not args.no_baseline, args.collection)
     print(json.dumps(figures, indent=2))
+    return 0
+
+
+def _eval_encoders(args: argparse.Namespace) -> int:
+    """``eval encoders``: int8 and fp32 side by side, as JSON, then as a table."""
+    from measure.encoder_quality import compare_encoders, format_table
+
+    reused = {"onnx-int8": args.int8_collection, "torch": args.torch_collection}
+    figures = compare_encoders(reused)
+    print(json.dumps(figures, indent=2))
+    print(format_table(figures))
     return 0
 
 

@@ -69,30 +69,36 @@ QUICK = {
 }
 
 
+SECTIONS = (
+    "encode",
+    "ingest",
+    "scale",
+    "filtered",
+    "ray_ingest",
+    "projection",
+    "quality",
+    "milvus",
+)
+
+
 def run_all(
     quick: bool = False,
     collection: str | None = None,
     out: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    only: tuple[str, ...] = SECTIONS,
 ) -> dict[str, Any]:
-    """Run every section; write the figures as JSON to ``out`` (if given) and return them.
+    """Run every section (or those in ``only``); write the figures as JSON to ``out`` (if
+    given) and return them.
 
     Args:
         quick: the short run (see the module docstring).
         collection: an already-ingested SciFact collection to reuse for the quality figures.
         out: where to write the JSON.
         progress: called with each section's name as it starts.
+        only: the sections to run, by name (:data:`SECTIONS`).
     """
-    from core.model.embedder import Embedder
-    from measure.bench import run_eval
-    from measure.encoders import bench_encoders
-    from measure.filtered import bench_filtered, bench_keyword
-    from measure.ingest import bench_ingest
-    from measure.projections import bench_projection
-    from measure.ray_ingest import bench_ray_ingest
-    from measure.scale import bench_scale
-
-    plan = QUICK if quick else FULL
+    plan = dict(QUICK if quick else FULL, collection=collection)
     say = progress or (lambda name: log.info("bench: %s", name))
     started = time.perf_counter()
     figures: dict[str, Any] = {
@@ -101,33 +107,89 @@ def run_all(
         "threads": config.threads(),
         "load_average_start": [round(v, 2) for v in os.getloadavg()],
     }
-    say("encode: plain sentence-transformers vs ours vs onnx-int8")
-    figures["encode"] = bench_encoders(plan["encode_docs"], plan["encode_passes"], quality=False)
-    say("whole-process ingest per encoder vs plain encode, demo query latency")
-    figures["ingest"] = bench_ingest(plan["ingest_docs"], plan["demo_queries"])
-    say(f"query latency at {', '.join(f'{n:,}' for n in plan['scale'])} chunks")
-    figures["scale"] = bench_scale(Embedder(encoder="torch"), plan["scale"])
-    say("filtered search against exact filtered search; keyword ranking against brute force")
-    figures["filtered"] = [bench_filtered(Embedder(encoder="torch"), n) for n in plan["filtered"]]
-    figures["keyword_contract"] = bench_keyword(Embedder(encoder="torch"))
-    say("ingest on Ray vs the single-process ingest")
-    figures["ray_ingest"] = bench_ray_ingest(plan["ray_docs"])
-    say("projection times")
-    figures["projection"] = bench_projection(
-        plan["projection_sizes"], plan["projection_methods"], plan["projection_budget_s"]
-    )
-    say("quality: STS-B dev" + (", SciFact train" if plan["scifact"] else ""))
-    quality = {"stsb": run_eval("stsb")}
-    if plan["scifact"]:
-        quality["scifact"] = run_eval("scifact", collection=collection)
-    figures["quality"] = quality
-    say("collections in Milvus: latency and SciFact beside the embedded store")
-    figures["milvus"] = milvus_bench.run(plan["milvus_sizes"], collection)
+    for name in (n for n in SECTIONS if n in only):
+        figures.update(_SECTION_RUNNERS[name](plan, say))
     figures["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
     figures["seconds"] = round(time.perf_counter() - started, 1)
     if out is not None:
         atomic.write_json(Path(out), figures)
     return figures
+
+
+def _encode(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from measure.encoders import bench_encoders
+
+    say("encode: plain sentence-transformers vs ours vs onnx-int8")
+    return {"encode": bench_encoders(plan["encode_docs"], plan["encode_passes"], quality=False)}
+
+
+def _ingest(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from measure.ingest import bench_ingest
+
+    say("whole-process ingest per encoder vs plain encode, demo query latency")
+    return {"ingest": bench_ingest(plan["ingest_docs"], plan["demo_queries"])}
+
+
+def _scale(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from core.model.embedder import Embedder
+    from measure.scale import bench_scale
+
+    say(f"query latency at {', '.join(f'{n:,}' for n in plan['scale'])} chunks")
+    return {"scale": bench_scale(Embedder(encoder="torch"), plan["scale"])}
+
+
+def _filtered(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from core.model.embedder import Embedder
+    from measure.filtered import bench_filtered, bench_keyword
+
+    say("filtered search against exact filtered search; keyword ranking against brute force")
+    embedder = Embedder(encoder="torch")
+    return {
+        "filtered": [bench_filtered(embedder, n) for n in plan["filtered"]],
+        "keyword_contract": bench_keyword(embedder),
+    }
+
+
+def _ray_ingest(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from measure.ray_ingest import bench_ray_ingest
+
+    say("ingest on Ray vs the single-process ingest")
+    return {"ray_ingest": bench_ray_ingest(plan["ray_docs"])}
+
+
+def _projection(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from measure.projections import bench_projection
+
+    say("projection times")
+    sizes, methods = plan["projection_sizes"], plan["projection_methods"]
+    return {"projection": bench_projection(sizes, methods, plan["projection_budget_s"])}
+
+
+def _quality(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    from measure.bench import run_eval
+
+    say("quality: STS-B dev" + (", SciFact train" if plan["scifact"] else ""))
+    quality = {"stsb": run_eval("stsb")}
+    if plan["scifact"]:
+        quality["scifact"] = run_eval("scifact", collection=plan["collection"])
+    return {"quality": quality}
+
+
+def _milvus(plan: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
+    say("collections in Milvus: latency and SciFact beside the embedded store")
+    return {"milvus": milvus_bench.run(plan["milvus_sizes"], plan["collection"])}
+
+
+_SECTION_RUNNERS = {
+    "encode": _encode,
+    "ingest": _ingest,
+    "scale": _scale,
+    "filtered": _filtered,
+    "ray_ingest": _ray_ingest,
+    "projection": _projection,
+    "quality": _quality,
+    "milvus": _milvus,
+}
 
 
 def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
@@ -157,6 +219,16 @@ def rows(figures: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                         f"{ing[f'{texts}_ingest_{key}_vs_plain']:.2f}x",
                     )
                 )
+    if "one_document_ingest_onnx_int8_s" in ing:
+        one, base = ing["one_document_ingest_onnx_int8_s"], ing["one_document_ingest_torch_s"]
+        out.append(
+            (
+                "whole-process ingest s, 1 document (start, imports, load), onnx-int8",
+                f"{one:.1f}",
+                f"torch fp32 {base:.1f}",
+                f"{base / one:.2f}x",
+            )
+        )
     if "demo_query_p95_ms_torch" in ing:
         p50, p95 = ing["demo_query_p50_ms_onnx_int8"], ing["demo_query_p95_ms_onnx_int8"]
         t50, t95 = ing["demo_query_p50_ms_torch"], ing["demo_query_p95_ms_torch"]

@@ -36,7 +36,8 @@ def test_bench_table_has_a_row_per_text_set_and_encoder() -> None:
         for key, seconds in (("onnx_int8", 2.0), ("torch", 4.0)):
             ingest[f"{texts}_ingest_{key}_s"] = seconds
             ingest[f"{texts}_ingest_{key}_vs_plain"] = 6.0 / seconds
+    ingest |= {"one_document_ingest_onnx_int8_s": 1.5, "one_document_ingest_torch_s": 6.0}
     table = rows({"ingest": ingest})
     ratios = [row[3] for row in table]
-    assert ratios == ["3.00x", "1.50x", "3.00x", "1.50x", "2.00x"]
+    assert ratios == ["3.00x", "1.50x", "3.00x", "1.50x", "4.00x", "2.00x"]
     assert table[0][0] == "whole-process ingest s, 5 short, onnx-int8"
