@@ -164,3 +164,34 @@ def test_command_line_ingest_and_search_import_no_torch(export_dir: Path, tmp_pa
     search_line, heavy_line = done.stdout.strip().splitlines()[-2:]
     assert [hit["doc_id"] for hit in json.loads(search_line)["hits"]] == ["p", "r"]
     assert json.loads(heavy_line) == []
+
+
+@pytest.mark.slow
+def test_search_page_searches_and_explains_without_torch(export_dir: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({str(config.PROJECT_ROOT / 'app.py')!r}, default_timeout=600)\n"
+        "at.switch_page('pages/1_Search.py')\n"
+        "at.run()\n"
+        "before = len(at.html)\n"
+        "at.text_input(key='search_query').set_value('penguins in the cold').run()\n"
+        "assert not at.exception and not at.error, (at.exception, at.error)\n"
+        "print(len(at.html) - before)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))\n" % (HEAVY,)
+    )
+    env = {**os.environ, "EMBEDLAB_DATA_DIR": str(export_dir), "EMBEDLAB_ENCODER": "onnx-int8"}
+    env["PYTHONPATH"] = str(config.PROJECT_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=config.PROJECT_ROOT,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    shown, heavy = done.stdout.strip().splitlines()[-2:]
+    assert int(shown) > 0  # the hits (and their explanations) were drawn
+    assert json.loads(heavy) == []
