@@ -48,7 +48,8 @@ def tiny_eval(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPa
 def test_both_encoders_are_ingested_searched_and_scored(tiny_eval: Path) -> None:
     figures = encoder_quality.compare_encoders()
     for key in ("int8", "fp32"):
-        assert figures[f"{key}_collection_reused"] is False and figures[f"{key}_ingest_seconds"]
+        assert figures[f"{key}_collection_reused"] is False
+        assert f"{key}_ingest_seconds" in figures  # ingested in this run
         for mode in encoder_quality.MODES:
             assert 0 <= figures[f"{key}_{mode}_ndcg@10"] <= 100
         assert -100 <= figures[f"{key}_stsb_spearman"] <= 100
