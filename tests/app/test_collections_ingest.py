@@ -91,6 +91,13 @@ def test_an_upload_can_create_its_collection_in_milvus(
     assert Collection("in-milvus", tiny_embedder.info).store.kind == "milvus"
     table = at.dataframe[0].value
     assert table.set_index("name").loc["in-milvus", "store"] == "milvus"
+    assert table.set_index("name").loc["in-milvus", "recall@10"] == "exact"
+
+
+def test_the_table_says_a_flat_index_is_exact(app_model: None) -> None:
+    at = upload("flat", [("a.txt", b"Owls hunt mice at night.", "text/plain")])
+    row = at.dataframe[0].value.set_index("name").loc["flat"]
+    assert (row["index"], row["recall@10"]) == ("flat-ip", "exact")
 
 
 def test_milvus_without_a_server_is_an_error_on_the_page(

@@ -32,11 +32,18 @@ def table(infos: Sequence[Any]) -> None:
             "encoder": [i.encoder for i in infos],
             "store": [i.store for i in infos],
             "index": [i.index for i in infos],
-            "recall@10": [i.recall_at_10 for i in infos],
+            "recall@10": [_recall(i) for i in infos],
             "size (MB)": [round(i.size_bytes / 1e6, 2) for i in infos],
         }
     )
     st.dataframe(frame, hide_index=True, width="stretch", key="collections_table")
+
+
+def _recall(info: Any) -> str:
+    """An approximate index's measured recall; a flat index is exact by construction."""
+    if info.recall_at_10 is not None:
+        return f"{info.recall_at_10:.3f}"
+    return "exact" if "flat" in str(info.index).lower() else "not measured"
 
 
 def changed(tab: str, messages: list[tuple[str, str]]) -> None:
