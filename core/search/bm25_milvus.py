@@ -2,14 +2,16 @@
 hit per document (its best chunk), exact at any ``k`` and under any filter.
 
 The query sent is the same content words the embedded ranking uses (:func:`content_words`:
-lower-cased ``\\w+`` words without stop words, each once); Milvus's standard analyzer splits
-them as it split the chunks (``\\w+``, lower case, no stemming) and scores each chunk with its
-BM25 (see :mod:`core.storage.milvus_store` for the formula and ``k1``, ``b``). Chunks are
+lower-cased ``\\w+`` words without stop words, each once), as FTS5's Porter terms
+(:func:`porter_terms`, the terms the chunks were stored with), so "running" finds "run" as in
+the embedded store; Milvus scores each chunk with its BM25 (see
+:mod:`core.storage.milvus_store` for the formula and ``k1``, ``b``). Chunks are
 fetched in growing rounds until ``k`` distinct documents are found or no chunk is left.
 
 A keyword hit is explained word by word: each word's addend is Milvus's score of that word
-alone on that chunk (so the addends sum to the chunk's score), its idf Milvus's
-``ln(1 + (N - n + 0.5) / (n + 0.5))`` with n the chunks that hold it (a text match).
+alone (its Porter terms) on that chunk (so the addends sum to the chunk's score), its idf
+Milvus's ``ln(1 + (N - n + 0.5) / (n + 0.5))`` with n the chunks that hold its term (a text
+match), its spans the chunk's words with the same term.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from core.search.hits import Hit, TermScore
 from core.search.terms import Term, content_words, keyword_hit
 from core.storage.collection import Collection
 from core.storage.milvus_store import MAX_LIMIT, MilvusStore
+from core.storage.porter import porter_terms, porter_text
 
 
 def keyword_documents(
@@ -38,7 +41,7 @@ def keyword_documents(
     if within is not None:
         chosen = store.document_names(within)
         doc_ids = chosen if doc_ids is None else [d for d in doc_ids if d in set(chosen)]
-    text = " ".join(content_words(query))
+    text = " ".join(" ".join(terms) for terms in porter_terms(content_words(query)))
     if not text or doc_ids == []:
         return []
     fetch = max(3 * k, 20)
@@ -60,8 +63,28 @@ def keyword_documents(
 def query_terms(store: MilvusStore, text: str) -> list[Term]:
     """The query's content words that occur in some chunk, with their chunk counts."""
     chunks = store.counts()[1]
-    counted = [(word, store.chunks_with(word)) for word in content_words(text)]
+    words = content_words(text)
+    counted = [
+        (word, store.chunks_with(" ".join(terms)) if terms else 0)
+        for word, terms in zip(words, porter_terms(words), strict=True)
+    ]
     return [Term(word, count, chunks) for word, count in counted if count]
+
+
+def word_score(store: MilvusStore, stem: str, holding: int, chunk_id: int) -> float | None:
+    """Milvus's BM25 of ``stem`` alone on chunk ``chunk_id`` (None: the chunk lacks it).
+
+    Searched over the whole collection: Milvus Lite scores a search filtered down to a few
+    chunks with those chunks' statistics (N = 1 for one id), not the collection's. A word in
+    more than :data:`MAX_LIMIT` chunks falls back to the filtered search (then approximate).
+    """
+    found = dict(store.keyword_search(stem, min(max(holding, 1), MAX_LIMIT)))
+    if chunk_id in found:
+        return found[chunk_id]
+    if holding <= MAX_LIMIT:
+        return None
+    alone = store.keyword_search(stem, 1, ids=[chunk_id])
+    return alone[0][1] if alone else None
 
 
 def term_scores(
@@ -72,11 +95,14 @@ def term_scores(
     if chunk_id is None:
         return ()
     text = store.chunk_texts([chunk_id])[chunk_id]
+    words = list(re.finditer(r"\w+", text))
+    stems = porter_terms([m.group() for m in words])
     out = []
     for term in query_terms(store, query) if terms is None else terms:
-        found = store.keyword_search(term.word, 1, ids=[chunk_id])
-        if not found:
+        stem = porter_text(term.word)
+        score = word_score(store, stem, term.chunks_with, chunk_id) if stem else None
+        if score is None:
             continue
-        spans = tuple(m.span() for m in re.finditer(r"\w+", text) if m.group().lower() == term.word)
-        out.append(TermScore(term.word, found[0][1], term.idf, len(spans), spans))
+        spans = tuple(m.span() for m, s in zip(words, stems, strict=True) if stem in s)
+        out.append(TermScore(term.word, score, term.idf, len(spans), spans))
     return tuple(sorted(out, key=lambda t: -t.score))

@@ -1,16 +1,22 @@
 """A collection held in Milvus: chunks, metadata, vectors and BM25 in one Milvus collection.
 
 Data flow: ingest -> :meth:`MilvusStore.add` (one row per chunk: text, span, its document's
-id, source, title, metadata JSON and content hash, the float32 vector) -> Milvus computes the
-chunk's BM25 sparse vector itself (a ``BM25`` function over the analysed ``text``) -> dense
-search (a ``FLAT`` index, inner product: exact) and keyword search (``SPARSE_INVERTED_INDEX``,
-metric ``BM25``) run in Milvus, filters as Milvus expressions on the metadata JSON.
+id, source, title, metadata JSON and content hash, the float32 vector, and ``terms``: the
+chunk's FTS5 Porter terms space-joined, :func:`core.storage.porter.porter_terms`) -> Milvus
+computes the chunk's BM25 sparse vector itself (a ``BM25`` function over the analysed
+``terms``) -> dense search (a ``FLAT`` index, inner product: exact) and keyword search
+(``SPARSE_INVERTED_INDEX``, metric ``BM25``, the query's Porter terms) run in Milvus, filters
+as Milvus expressions on the metadata JSON. ``text`` stays as written (display, highlights).
 
-Milvus's BM25 (https://milvus.io/docs/bm25-function.md, the standard analyzer: ``\\w+`` tokens,
-lower-cased, no stemming, no stop words) scores ``sum idf * tf * (k1 + 1) / (tf + k1 * (1 - b +
-b * dl / avgdl))`` with ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))`` over the collection's
-statistics; ``k1`` = :data:`BM25_K1`, ``b`` = :data:`BM25_B` (set on the index). The folder of
-the collection keeps ``milvus.json``: the server, the Milvus collection's name, the settings
+Milvus Lite has no stemmer, so the terms are stemmed by SQLite's own FTS5 Porter tokenizer, the
+one the embedded store indexes with; Milvus's standard analyzer (``\\w+`` tokens, lower-cased)
+then splits ``terms`` on the spaces, leaving each term as it is. Milvus's BM25
+(https://milvus.io/docs/bm25-function.md) scores ``sum idf * tf * (k1 + 1) / (tf + k1 * (1 - b
++ b * dl / avgdl))`` with ``idf = ln(1 + (N - n + 0.5) / (n + 0.5))`` over the collection's
+statistics; ``k1`` = :data:`BM25_K1` and ``b`` = :data:`BM25_B`, FTS5's (set on the index;
+Milvus Lite reads them from a nested ``params``). The folder of
+the collection keeps ``milvus.json``: the server, the Milvus collection's name, its schema
+(:data:`SCHEMA_VERSION`), the settings
 (model, creation time) and the generation counter every write bumps. The client is
 ``pymilvus``; any Milvus (Lite's gRPC server, Standalone, Distributed) at the URI serves it.
 """
@@ -32,10 +38,12 @@ from core import atomic
 from core.documents.chunking import Chunk
 from core.documents.readers import Document
 from core.errors import CollectionError
+from core.storage.porter import porter_terms
 from core.storage.store import ChunkRow, as_number
 
 MILVUS_FILE = "milvus.json"
-BM25_K1, BM25_B = 1.5, 0.75
+BM25_K1, BM25_B = 1.2, 0.75
+SCHEMA_VERSION = 2  # 2: BM25 over FTS5 Porter ``terms``; 1 (unrecorded): over raw ``text``
 MAX_LIMIT = 16_384  # Milvus's largest top-k
 # pymilvus pings every 10 s, even between calls; a gRPC server with default settings (Milvus
 # Lite's) allows one ping per 5 minutes, answers more with GOAWAY "too_many_pings" and the
@@ -114,14 +122,19 @@ def connect(uri: str) -> GuardedClient:
     return GuardedClient(client, uri)
 
 
+def _quoted(text: str) -> str:
+    """``text`` as a Milvus string literal (non-ASCII kept: Milvus rejects ``\\u`` escapes)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 def filter_expr(field: str, value: str) -> str:
     """A Milvus expression: metadata ``field`` equals ``value`` as Python text shows it.
 
     The same semantics as the embedded store's :func:`core.storage.store.filter_sql`: text
     and booleans compare as text (``True``/``False``), numbers as numbers.
     """
-    key = f"metadata[{json.dumps(str(field))}]"
-    parts = [f"{key} == {json.dumps(str(value))}"]
+    key = f"metadata[{_quoted(str(field))}]"
+    parts = [f"{key} == {_quoted(str(value))}"]
     if value in ("True", "False"):
         parts.append(f"{key} == {str(value).lower()}")
     number = as_number(value)
@@ -135,7 +148,7 @@ def _ids_expr(ids: Sequence[int]) -> str:
 
 
 def _strings_expr(field: str, values: Sequence[str]) -> str:
-    return f"{field} in [{','.join(json.dumps(str(v)) for v in values)}]"
+    return f"{field} in [{','.join(_quoted(str(v)) for v in values)}]"
 
 
 def drop_recorded(folder: Path, uri: str | None = None) -> None:
@@ -181,7 +194,14 @@ class MilvusStore:
             if dimension is None:
                 raise CollectionError(f"No Milvus collection recorded in {self.folder}.")
             self._create(int(dimension))
-            self._write_state({"store": "milvus", "collection": self.name, "meta": {}})
+            state = {"store": "milvus", "collection": self.name, "schema": SCHEMA_VERSION}
+            self._write_state({**state, "meta": {}})
+        elif state.get("schema") != SCHEMA_VERSION:
+            raise CollectionError(
+                f"The lab collection '{self.folder.name}' was made in Milvus by an older version "
+                f"(schema {state.get('schema', 1)}, this version reads {SCHEMA_VERSION}: keyword "
+                "search now ranks stemmed terms). Delete the collection and ingest it again."
+            )
         elif not self.client.has_collection(self.name):
             raise CollectionError(
                 f"The Milvus server at {self.uri} has no collection '{self.name}' (the lab "
@@ -200,6 +220,7 @@ class MilvusStore:
         schema.add_field("id", DataType.INT64, is_primary=True)
         text = {"enable_analyzer": True, "enable_match": True}
         schema.add_field("text", DataType.VARCHAR, max_length=65_535, **text)
+        schema.add_field("terms", DataType.VARCHAR, max_length=65_535, **text)
         for name, length in (("doc_id", 4096), ("source", 4096), ("title", 1024)):
             schema.add_field(name, DataType.VARCHAR, max_length=length)
         schema.add_field("content_hash", DataType.VARCHAR, max_length=128)
@@ -212,17 +233,18 @@ class MilvusStore:
             Function(
                 name="bm25",
                 function_type=FunctionType.BM25,
-                input_field_names=["text"],
+                input_field_names=["terms"],
                 output_field_names=["sparse"],
             )
         )
         index = self.client.prepare_index_params()
+        bm25 = {"bm25_k1": BM25_K1, "bm25_b": BM25_B}
         index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
         index.add_index(
             field_name="sparse",
             index_type="SPARSE_INVERTED_INDEX",
             metric_type="BM25",
-            params={"bm25_k1": BM25_K1, "bm25_b": BM25_B},
+            params={**bm25, "params": bm25},
         )
         self.client.create_collection(
             self.name, schema=schema, index_params=index, consistency_level="Strong"
@@ -383,7 +405,7 @@ class MilvusStore:
 
     def chunk_id_of(self, doc_id: str, ordinal: int) -> int | None:
         """The id of chunk ``ordinal`` of ``doc_id`` (None if absent)."""
-        expr = f"doc_id == {json.dumps(doc_id)} and ordinal == {int(ordinal)}"
+        expr = f"doc_id == {_quoted(doc_id)} and ordinal == {int(ordinal)}"
         rows = self.client.query(self.name, filter=expr, output_fields=["id"])
         return int(rows[0]["id"]) if rows else None
 
@@ -497,7 +519,7 @@ class MilvusStore:
         if not token:
             return
         fields = ["id", "text", "span_start", "doc_id", "title"]
-        rows = self._query(f"TEXT_MATCH(text, {json.dumps(token)})", fields)
+        rows = self._query(f"TEXT_MATCH(text, {_quoted(token)})", fields)
         for r in sorted(rows, key=lambda r: r["id"]):
             yield int(r["id"]), r["text"], int(r["span_start"]), r["doc_id"], r["title"]
 
@@ -533,7 +555,8 @@ class MilvusStore:
         doc_ids: Sequence[str] | None = None,
         ids: Sequence[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """(chunk id, BM25) of the best ``limit`` chunks for ``text``, best first, among the
+        """(chunk id, BM25) of the best ``limit`` chunks for ``text`` (Porter terms, space-joined,
+        as :func:`porter_terms` gives them), best first, among the
         chunks matching ``where``, of ``doc_ids`` and with ``ids`` (each when given).
 
         Milvus returns BM25 as a positive score; Milvus Lite returns it negated (a
@@ -556,8 +579,8 @@ class MilvusStore:
         return [(int(h["id"]), abs(float(h["distance"]))) for h in found[0]]
 
     def chunks_with(self, token: str) -> int:
-        """How many chunks hold ``token`` (one analysed word)."""
-        return self._count(f"TEXT_MATCH(text, {json.dumps(token)})")
+        """How many chunks hold ``token`` (one Porter term, :func:`porter_terms`)."""
+        return self._count(f"TEXT_MATCH(terms, {_quoted(token)})")
 
     # --- writes --------------------------------------------------------------------------
 
@@ -571,8 +594,11 @@ class MilvusStore:
             for doc, doc_chunks in zip(docs, chunks, strict=True):
                 for chunk in doc_chunks:
                     rows.append(_row(first + len(rows), doc, chunk, len(doc_chunks)))
-            for row, vector in zip(rows, np.asarray(vectors, dtype=np.float32), strict=True):
-                row["vector"] = vector.tolist()
+            terms = porter_terms([row["text"] for row in rows])
+            for row, vector, words in zip(
+                rows, np.asarray(vectors, np.float32), terms, strict=True
+            ):
+                row["vector"], row["terms"] = vector.tolist(), " ".join(words)
             for start in range(0, len(rows), BATCH):
                 self.client.insert(self.name, rows[start : start + BATCH])
             self._bump(next_id=first + len(rows))

@@ -204,3 +204,32 @@ def test_a_selection_restricts_search_the_same_in_both_stores(pair, tiny_embedde
             assert hits and {h.doc_id for h in hits} <= chosen
             picked[(collection.store.kind, mode)] = [h.doc_id for h in hits]
     assert picked[("embedded", "dense")] == picked[("milvus", "dense")]
+
+
+def test_a_collection_from_before_stemmed_terms_is_refused(pair, tiny_embedder) -> None:
+    milvus = pair[1]
+    state_file = milvus.path / "milvus.json"
+    state = json.loads(state_file.read_text())
+    assert state["schema"] == 2
+    del state["schema"]  # what a collection made before the ``terms`` field records
+    state_file.write_text(json.dumps(state))
+    with pytest.raises(CollectionError, match=r"older version .* ingest it again"):
+        Collection(milvus.name, tiny_embedder.info)
+
+
+def test_non_ascii_words_are_found_as_in_the_embedded_store(tiny_embedder, milvus_uri, monkeypatch):
+    monkeypatch.setenv("EMBEDLAB_MILVUS_URI", milvus_uri)
+    texts = ["Café naïve", "Straße 中文", "привет мир", "x² and ½", "plain words"]
+    docs = [Document(f"u{i}", t, source="u.txt") for i, t in enumerate(texts)]
+    found = {}
+    for store in ("embedded", "milvus"):
+        collection = Collection(f"uni-{store}", tiny_embedder.info, create=True, store=store)
+        ingest_documents(collection, tiny_embedder, docs, batch_size=8)
+        found[store] = {
+            word: [
+                h.doc_id for h in search(collection, tiny_embedder, word, 5, mode="keyword").hits
+            ]
+            for word in ["cafe", "naive", "straße", "中文", "привет", "x²", "½"]
+        }
+    assert found["milvus"] == found["embedded"]
+    assert found["milvus"]["cafe"] == ["u0"] and found["milvus"]["中文"] == ["u1"]
