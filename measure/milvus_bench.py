@@ -10,9 +10,8 @@ path as Milvus Standalone), then:
   and copied into Milvus (same chunk ids, texts and vectors);
 - quality: SciFact train nDCG@10 and recall@100 per mode for an embedded SciFact collection
   (``--scifact``, built by ``python -m core ingest``) and its copy in Milvus. The copy reuses the
-  stored vectors, so any difference comes from the stores: the dense rankings should agree; the
-  keyword ones differ by design (FTS5's Porter-stemmed BM25 with k1 1.2, Milvus's unstemmed
-  BM25 with k1 1.5), and hybrid inherits the difference.
+  stored vectors, so any difference comes from the stores: every mode should agree (Milvus's
+  BM25 reads the same FTS5 Porter terms with the same k1 1.2, b 0.75).
 """
 
 from __future__ import annotations
