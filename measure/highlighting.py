@@ -25,7 +25,7 @@ import numpy as np
 
 from core import config
 from core.documents.sentences import sentence_spans
-from core.search.highlight import Explanation, query_terms, term_spans
+from core.search.highlight import Explanation, explain_sentences
 
 Spans = list[tuple[int, int]]
 LEGACY_RE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
@@ -56,21 +56,7 @@ def legacy_explain(
     """``explain`` as it was: regex sentences, 400 across all hits (the rest unexplained)."""
     spans = [legacy_spans(t) for t in texts]
     flat = [(i, s) for i, doc in enumerate(spans) for s in doc][:LEGACY_MAX_SENTENCES]
-    vectors = embedder.encode_recent([texts[i][a:b] for i, (a, b) in flat]) if flat else None
-    best: dict[int, tuple[float, tuple[int, int]]] = {}
-    for row, (i, span) in enumerate(flat):
-        score = float(vectors[row] @ query_vector)
-        if i not in best or score > best[i][0]:
-            best[i] = (score, span)
-    terms = query_terms(query)
-    return [
-        Explanation(
-            sentence=best.get(i, (0.0, (0, 0)))[1],
-            sentence_score=best.get(i, (0.0, (0, 0)))[0],
-            terms=term_spans(text, terms),
-        )
-        for i, text in enumerate(texts)
-    ]
+    return explain_sentences(embedder, query, query_vector, texts, flat)
 
 
 def forget_sentences(embedder: Any) -> None:

@@ -52,6 +52,18 @@ def explain(
     """Explain each of ``texts`` against the query, embedding all sentences in one batch."""
     spans = [sentence_spans(t) for t in texts]
     flat = [(i, s) for i, doc_spans in enumerate(spans) for s in doc_spans[:MAX_SENTENCES_PER_HIT]]
+    return explain_sentences(embedder, query, query_vector, texts, flat)
+
+
+def explain_sentences(
+    embedder: Embedder,
+    query: str,
+    query_vector: np.ndarray,
+    texts: Sequence[str],
+    flat: Sequence[tuple[int, tuple[int, int]]],
+) -> list[Explanation]:
+    """Explain ``texts`` by the best of the given sentences: ``flat`` holds (text index,
+    sentence span) pairs, embedded in one batch; a text with none gets an empty sentence."""
     vectors = embedder.encode_recent([texts[i][a:b] for i, (a, b) in flat]) if flat else None
     best: dict[int, tuple[float, tuple[int, int]]] = {}
     for row, (i, span) in enumerate(flat):
