@@ -124,3 +124,15 @@ def watched_page(browser: Any, width: int = 1280, height: int = 900) -> Any:
     page.outbound = []
     page.on("request", lambda req: None if is_loopback(req.url) else page.outbound.append(req.url))
     return page
+
+
+def shift_drag(page: Any, chart: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """Shift+drag a selection box over ``chart`` between two points given as fractions of its
+    width and height (Explore's box selection)."""
+    box = chart.bounding_box()
+    page.keyboard.down("Shift")
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()
+    page.keyboard.up("Shift")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from measure.browser import CHROMIUM, CHROMIUM_ARGS, is_loopback, streamlit_server
+from measure.browser import CHROMIUM, CHROMIUM_ARGS, is_loopback, shift_drag, streamlit_server
 
 WIDTH = 1400
 SAMPLE_QUERY = "a snake that swallows its prey whole"
@@ -203,13 +203,7 @@ def select_box(page: Any, timeout_s: float) -> None:
     """Explore: shift+drag a box over part of the map; wait for the selection's summary."""
     chart = page.locator(".vega-embed").first
     chart.wait_for(timeout=timeout_s * 1000)
-    box = chart.bounding_box()
-    page.keyboard.down("Shift")
-    page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.15)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.6, steps=8)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    shift_drag(page, chart, (0.15, 0.15), (0.55, 0.6))
     page.mouse.move(0, 0)
     summary = page.get_by_text(re.compile(r"The selection: [\d,]+ chunks"))
     summary.wait_for(timeout=timeout_s * 1000)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from measure.browser import streamlit_server, watched_page
+from measure.browser import shift_drag, streamlit_server, watched_page
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -195,13 +195,7 @@ def test_a_box_selection_is_summarised_and_kept_in_the_url(server: str, browser:
     chart = page.locator(".vega-embed").first
     chart.wait_for(timeout=240_000)
     page.locator(CHART).first.wait_for(timeout=60_000)
-    box = chart.bounding_box()
-    page.keyboard.down("Shift")
-    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.7, steps=8)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    shift_drag(page, chart, (0.2, 0.2), (0.7, 0.7))
     heading = page.get_by_text(re.compile(r"The selection: [\d,]+ chunks"))
     heading.wait_for(timeout=120_000)
     page.wait_for_function("location.search.includes('box=')", timeout=30_000)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from measure.browser import streamlit_server, watched_page
+from measure.browser import shift_drag, streamlit_server, watched_page
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -56,13 +56,7 @@ def test_a_large_selection_round_trips_through_its_link(
     page.get_by_text(re.compile(r"PCA of 12,000 points")).wait_for(timeout=240_000)
     chart = page.locator(".vega-embed").first
     chart.wait_for(timeout=120_000)
-    box = chart.bounding_box()
-    page.keyboard.down("Shift")
-    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.1)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.9, steps=8)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    shift_drag(page, chart, (0.1, 0.1), (0.5, 0.9))
     heading = page.get_by_text(re.compile(r"The selection: ([\d,]+) chunks from ([\d,]+) doc"))
     heading.wait_for(timeout=120_000)
     count = int(re.search(r"from ([\d,]+) doc", heading.inner_text()).group(1).replace(",", ""))
