@@ -13,6 +13,7 @@ an exception or an error, and the search finds the document only the stale index
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import subprocess
@@ -85,6 +86,9 @@ def data(tmp_path_factory: pytest.TempPathFactory, tiny_embedder) -> Iterator[Pa
             docs, tiny_embedder, [Document(f"d{i}", t, "t") for i, t in enumerate(texts)]
         )
         make_stale(docs, tiny_embedder)
+    # Collections opened while building hold SQLite connections until collected; closing the
+    # last one checkpoints the WAL into the file. Settle that here, not during the snapshot.
+    gc.collect()
     subprocess.run(["chmod", "-R", "a-w", str(folder)], check=True)
     yield folder
     subprocess.run(["chmod", "-R", "u+w", str(folder)], check=True)
